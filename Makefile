@@ -1,0 +1,60 @@
+# iotnet: `make test` and `make bench` set up everything themselves on a fresh Debian machine.
+PYTHON      ?= python3
+VENV        := .venv
+PY          := $(VENV)/bin/python
+DEPS_STAMP  := $(VENV)/.deps-installed
+CORE_SRC    := setup.py src/_core.pyx src/uv.pxd src/debug.h $(wildcard src/core/*.pxi)
+CORE_SO     := src/iotnet/.core-built
+DEBUG_DIR   := build/debug
+DEBUG_SO    := $(DEBUG_DIR)/.core-built
+
+.PHONY: all build debug test test-release test-debug sysdeps clean
+
+all: build
+
+# System packages: libuv's headers and pkg-config, installed with apt-get only when missing.
+sysdeps:
+	@if ! pkg-config --exists libuv 2>/dev/null; then \
+	  echo "iotnet: installing libuv1-dev pkg-config with apt-get"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq libuv1-dev pkg-config >/dev/null; \
+	fi
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(DEPS_STAMP): requirements-dev.txt | $(PY)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+# In-place release build: src/iotnet/_core*.so beside the Python package.
+$(CORE_SO): $(CORE_SRC) $(DEPS_STAMP) | sysdeps
+	$(PY) setup.py -q build_ext --inplace
+	touch $@
+
+build: $(CORE_SO)
+
+# Debug build (live handle/request/buffer counters): a complete package under build/debug.
+$(DEBUG_SO): $(CORE_SRC) $(wildcard src/iotnet/*.py) $(DEPS_STAMP) | sysdeps
+	IOTNET_DEBUG=1 $(PY) setup.py -q build --build-base build/debug-tmp --build-lib $(DEBUG_DIR) --force
+	touch $@
+
+debug: $(DEBUG_SO)
+
+test-release: build
+	$(PY) -m pytest -q tests
+
+test-debug: debug
+	IOTNET_PATH=$(DEBUG_DIR) $(PY) -m pytest -q tests
+
+# The whole suite, in the release build and then in the debug build.
+test: test-release test-debug
+
+clean:
+	rm -rf build src/_core.c src/iotnet/_core*.so $(CORE_SO)
+
+# The benchmark (bench/) and the wheels (wheels/) keep their targets beside their scripts.
+-include bench/bench.mk
+-include wheels/wheels.mk

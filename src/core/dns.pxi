@@ -1,0 +1,88 @@
+# Addresses: IP literals to sockaddr and back, and name resolution with uv_getaddrinfo (in
+# libuv's thread pool, so the loop never blocks on DNS).
+
+import os as _os_for_paths
+
+
+cdef int _parse_ip(str host, int port, sockaddr_storage* out) except -1:
+    """4 or 6 when host is an IP literal (filling *out), else 0."""
+    cdef bytes raw = host.encode('utf-8', 'replace')
+    if uv_ip4_addr(raw, port, <sockaddr_in*>out) == 0:
+        return 4
+    if uv_ip6_addr(raw, port, <sockaddr_in6*>out) == 0:
+        return 6
+    return 0
+
+
+cdef int _ip_family(str host) except -1:
+    cdef sockaddr_storage scratch
+    return _parse_ip(host, 0, &scratch)
+
+
+cdef tuple _sockaddr_tuple(const sockaddr* addr):
+    """(address, 'IPv4'|'IPv6', port) for an AF_INET/AF_INET6 sockaddr, else None."""
+    cdef char name[64]
+    if addr.sa_family == AF_INET:
+        uv_ip_name(addr, name, sizeof(name))
+        return (name.decode(), 'IPv4', ntohs((<const sockaddr_in*>addr).sin_port))
+    if addr.sa_family == AF_INET6:
+        uv_ip_name(addr, name, sizeof(name))
+        return (name.decode(), 'IPv6', ntohs((<const sockaddr_in6*>addr).sin6_port))
+    return None
+
+
+cdef class _Lookup:
+    """One uv_getaddrinfo in flight; calls callback(status, [(family, address), ...])."""
+    cdef object callback
+
+
+cdef void _lookup(str host, int family, object callback) except *:
+    cdef addrinfo hints
+    memset(&hints, 0, sizeof(hints))
+    hints.ai_family = AF_INET if family == 4 else AF_INET6 if family == 6 else AF_UNSPEC
+    hints.ai_socktype = SOCK_STREAM
+    cdef _Lookup lookup = _Lookup.__new__(_Lookup)
+    lookup.callback = callback
+    cdef bytes name = host.encode('utf-8', 'replace')
+    cdef uv_getaddrinfo_t* req = <uv_getaddrinfo_t*>_new_request(sizeof(uv_getaddrinfo_t))
+    req.data = <void*>lookup
+    Py_INCREF(lookup)
+    cdef int status = uv_getaddrinfo(_uv_loop, req, _on_getaddrinfo, name, NULL, &hints)
+    if status < 0:
+        Py_DECREF(lookup)
+        _free_request(req)
+        _loop.ticks.append((callback, (status, [])))
+
+
+cdef void _on_getaddrinfo(uv_getaddrinfo_t* req, int status, addrinfo* result) noexcept with gil:
+    lookup = <_Lookup>req.data
+    Py_DECREF(lookup)           # the reference libuv held; `lookup` keeps its own
+    _free_request(req)
+    addresses = []
+    cdef addrinfo* item = result
+    try:
+        while item != NULL:
+            info = _sockaddr_tuple(item.ai_addr)
+            if info is not None:
+                entry = (4 if info[1] == 'IPv4' else 6, info[0])
+                if entry not in addresses:
+                    addresses.append(entry)
+            item = item.ai_next
+        if result != NULL:
+            uv_freeaddrinfo(result)
+        lookup.callback(status, addresses)
+    except BaseException as exc:
+        _loop.report(exc)
+    _loop.after_callback()
+
+
+cdef void _set_keepalive(uv_tcp_t* handle, bint enable, uint64_t initial_delay_ms) except *:
+    """Keep-alive; a delay under one second keeps the system's idle time (the kernel rejects 0)."""
+    cdef unsigned int delay_s = <unsigned int>(initial_delay_ms // 1000)
+    cdef uv_os_fd_t fd
+    cdef int on = 1
+    if enable and delay_s == 0:
+        if uv_fileno(<uv_handle_t*>handle, &fd) == 0:
+            setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on))
+        return
+    uv_tcp_keepalive(handle, enable, delay_s)

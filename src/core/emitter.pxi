@@ -1,0 +1,174 @@
+# EventEmitter: Node's listener semantics, with listener lists kept as tuples so that an emit
+# walks a snapshot without copying (a listener removed during an emit still runs for it), and
+# a hook that lets Socket cache its 'data' listeners for the read path.
+
+
+cdef class _OnceListener:
+    """Wraps a once() listener: removes itself, then calls the user's function."""
+    cdef object emitter
+    cdef object name
+    cdef readonly object listener
+    cdef bint fired
+
+    def __call__(self, *args):
+        if self.fired:
+            return None
+        self.fired = True
+        (<EventEmitter>self.emitter)._remove(self.name, self)
+        return self.listener(*args)
+
+
+cdef inline object _check_listener(object listener):
+    if not callable(listener):
+        raise TypeError(f'the listener must be callable, not {type(listener).__name__}')
+    return listener
+
+
+cdef inline object _unwrap(object listener):
+    if type(listener) is _OnceListener:
+        return (<_OnceListener>listener).listener
+    return listener
+
+
+cdef class EventEmitter:
+    """Node's EventEmitter: on/once/prependListener/off/emit/listeners/listenerCount/eventNames."""
+    cdef dict _events            # name -> tuple of listeners; None until the first listener
+    cdef object __weakref__
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    cdef void _listeners_changed(self, object name):
+        """Called after the listeners of `name` changed; subclasses cache what they need."""
+        pass
+
+    cdef tuple _get(self, object name):
+        if self._events is None:
+            return ()
+        return self._events.get(name, ())
+
+    cdef _add(self, object name, object listener, bint prepend):
+        _check_listener(listener)
+        if self._events is None:
+            self._events = {}
+        current = self._events.get(name, ())
+        self._events[name] = (listener,) + current if prepend else current + (listener,)
+        self._listeners_changed(name)
+
+    cdef bint _remove(self, object name, object listener):
+        """Removes the most recently added occurrence of `listener` (or its once() wrapper)."""
+        cdef tuple current = self._get(name)
+        cdef Py_ssize_t i
+        for i in range(len(current) - 1, -1, -1):
+            item = current[i]
+            if item is listener or _unwrap(item) is listener or item == listener:
+                rest = current[:i] + current[i + 1:]
+                if rest:
+                    self._events[name] = rest
+                else:
+                    del self._events[name]
+                self._listeners_changed(name)
+                return True
+        return False
+
+    cdef _once_wrapper(self, object name, object listener):
+        cdef _OnceListener wrapper = _OnceListener.__new__(_OnceListener)
+        wrapper.emitter = self
+        wrapper.name = name
+        wrapper.listener = _check_listener(listener)
+        return wrapper
+
+    cdef bint _emit(self, object name, tuple args) except -1:
+        cdef tuple listeners = self._get(name)
+        if not listeners:
+            if name == 'error':
+                _raise_unhandled_error(args)
+            return False
+        for listener in listeners:
+            listener(*args)
+        return True
+
+    cdef bint _emit0(self, object name) except -1:
+        cdef tuple listeners = self._get(name)
+        if not listeners:
+            return False
+        for listener in listeners:
+            listener()
+        return True
+
+    cdef bint _emit1(self, object name, object arg) except -1:
+        cdef tuple listeners = self._get(name)
+        if not listeners:
+            if name == 'error':
+                _raise_unhandled_error((arg,))
+            return False
+        for listener in listeners:
+            listener(arg)
+        return True
+
+    def on(self, name, listener):
+        """Adds `listener` for event `name`; returns self."""
+        self._add(name, listener, False)
+        return self
+
+    def prependListener(self, name, listener):
+        """Adds `listener` before the others for `name`; returns self."""
+        self._add(name, listener, True)
+        return self
+
+    def once(self, name, listener):
+        """Adds a listener that is removed before its first call; returns self."""
+        self._add(name, self._once_wrapper(name, listener), False)
+        return self
+
+    def prependOnceListener(self, name, listener):
+        self._add(name, self._once_wrapper(name, listener), True)
+        return self
+
+    def off(self, name, listener):
+        """Removes the most recently added `listener` for `name`; returns self."""
+        _check_listener(listener)
+        self._remove(name, listener)
+        return self
+
+    def removeAllListeners(self, name=None):
+        if self._events is not None:
+            names = list(self._events) if name is None else [name]
+            for each in names:
+                if self._events.pop(each, None) is not None:
+                    self._listeners_changed(each)
+        return self
+
+    def emit(self, name, *args):
+        """Calls the listeners of `name` in order with `args`; True if there was one."""
+        return self._emit(name, args)
+
+    def listeners(self, name):
+        return [_unwrap(listener) for listener in self._get(name)]
+
+    def rawListeners(self, name):
+        return list(self._get(name))
+
+    def listenerCount(self, name):
+        return len(self._get(name))
+
+    def eventNames(self):
+        return [] if self._events is None else list(self._events)
+
+    addListener = on
+    removeListener = off
+    add_listener = on
+    remove_listener = off
+    prepend_listener = prependListener
+    prepend_once_listener = prependOnceListener
+    remove_all_listeners = removeAllListeners
+    raw_listeners = rawListeners
+    listener_count = listenerCount
+    event_names = eventNames
+
+
+cdef _raise_unhandled_error(tuple args):
+    err = args[0] if args else None
+    if isinstance(err, BaseException):
+        raise err
+    raise NetError('ERR_UNHANDLED_ERROR', f"Unhandled error. ({err!r})")

@@ -1,0 +1,269 @@
+# The loop: libuv's default loop, run with the GIL released; Node's nextTick queue and
+# immediates; call_soon_threadsafe; Ctrl-C through a wakeup fd; exceptions from callbacks
+# carried out of run().
+
+import collections as _collections
+import signal as _signal
+import socket as _socket
+import sys as _sys
+import threading as _threading
+import traceback as _traceback
+
+cdef extern from "Python.h":
+    int PyErr_CheckSignals() except -1
+
+cdef uv_loop_t* _uv_loop = uv_default_loop()
+
+# The loop's one read buffer: handed out by the alloc callback, released by the read callback.
+cdef char _read_buffer[READ_BUFFER_BYTES]
+cdef bint _read_buffer_in_use = False
+
+# The loop's own handles live as long as the process; none of them keeps run() alive except
+# the idle handle while a referenced immediate is pending.
+cdef uv_check_t _immediate_check
+cdef uv_idle_t _immediate_idle
+cdef uv_async_t _threadsafe_async
+cdef uv_poll_t _signal_poll
+
+
+cdef class Loop:
+    cdef bint running
+    cdef bint stop_requested
+    cdef list errors                  # exceptions from callbacks, the first is raised by run()
+    cdef object uncaught_handler
+    cdef object ticks                 # deque of (fn, args): Node's nextTick queue
+    cdef list immediates              # Immediate objects waiting for the check phase
+    cdef Py_ssize_t refed_immediates  # how many of them keep run() alive
+    cdef object threadsafe_calls      # deque of (fn, args) appended by other threads
+    cdef object signal_reader         # socketpair: Python's wakeup fd writes, the loop polls
+    cdef object signal_writer
+    cdef object loop_thread_id
+
+    def __cinit__(self):
+        self.errors = []
+        self.ticks = _collections.deque()
+        self.immediates = []
+        self.threadsafe_calls = _collections.deque()
+        _check_uv(uv_check_init(_uv_loop, &_immediate_check), 'uv_check_init')
+        _check_uv(uv_idle_init(_uv_loop, &_immediate_idle), 'uv_idle_init')
+        _check_uv(uv_async_init(_uv_loop, &_threadsafe_async, _on_threadsafe_async),
+                  'uv_async_init')
+        uv_unref(<uv_handle_t*>&_immediate_check)
+        uv_unref(<uv_handle_t*>&_immediate_idle)
+        uv_unref(<uv_handle_t*>&_threadsafe_async)
+        uv_check_start(&_immediate_check, _on_immediate_check)
+
+    # -- exceptions from callbacks --------------------------------------------------------------
+
+    cdef void report(self, object exc) noexcept:
+        """Hands an exception raised by a callback to the uncaught handler, or stops run()."""
+        if self.uncaught_handler is not None and not isinstance(exc, KeyboardInterrupt):
+            try:
+                self.uncaught_handler(exc)
+                return
+            except BaseException as handler_exc:
+                exc = handler_exc
+        self.errors.append(exc)
+        uv_stop(_uv_loop)
+
+    cdef inline void after_callback(self) noexcept:
+        """Node drains the nextTick queue after every callback into user code."""
+        if self.ticks:
+            self.run_ticks()
+
+    cdef void run_ticks(self) noexcept:
+        ticks = self.ticks
+        while ticks:
+            fn, args = ticks.popleft()
+            try:
+                fn(*args)
+            except BaseException as exc:
+                self.report(exc)
+                return
+
+    # -- immediates -----------------------------------------------------------------------------
+
+    cdef void add_immediate(self, Immediate immediate):
+        if not self.immediates:
+            uv_idle_start(&_immediate_idle, _on_immediate_idle)
+        self.immediates.append(immediate)
+        if immediate.refed:
+            self.immediate_ref_changed(1)
+
+    cdef void immediate_ref_changed(self, Py_ssize_t delta):
+        self.refed_immediates += delta
+        if self.refed_immediates > 0:
+            uv_ref(<uv_handle_t*>&_immediate_idle)
+        else:
+            uv_unref(<uv_handle_t*>&_immediate_idle)
+
+    cdef void run_immediates(self) noexcept:
+        """Runs the immediates queued before this check phase; new ones wait for the next."""
+        cdef Immediate immediate
+        batch = self.immediates
+        self.immediates = []
+        cdef Py_ssize_t i
+        for i in range(len(batch)):
+            immediate = batch[i]
+            if immediate.cleared:
+                continue
+            immediate.cleared = True
+            if immediate.refed:
+                self.immediate_ref_changed(-1)
+            try:
+                immediate.callback(*immediate.args)
+            except BaseException as exc:
+                self.report(exc)
+                # Not lost: the rest of this batch runs first on the next iteration.
+                self.immediates[0:0] = batch[i + 1:]
+                break
+            finally:
+                self.after_callback()
+        if not self.immediates:
+            uv_idle_stop(&_immediate_idle)
+
+    # -- Ctrl-C ---------------------------------------------------------------------------------
+
+    cdef object watch_signals(self):
+        """Points Python's signal wakeup fd at a socket the loop polls; returns the old fd."""
+        if _threading.current_thread() is not _threading.main_thread():
+            return None
+        if self.signal_reader is None:
+            self.signal_reader, self.signal_writer = _socket.socketpair()
+            self.signal_reader.setblocking(False)
+            self.signal_writer.setblocking(False)
+            _check_uv(uv_poll_init_socket(_uv_loop, &_signal_poll, self.signal_reader.fileno()),
+                      'uv_poll_init_socket')
+            uv_unref(<uv_handle_t*>&_signal_poll)
+            uv_poll_start(&_signal_poll, UV_READABLE, _on_signal_poll)
+        return _signal.set_wakeup_fd(self.signal_writer.fileno(), warn_on_full_buffer=False)
+
+    cdef void drain_signal_socket(self):
+        try:
+            while self.signal_reader.recv(4096):
+                pass
+        except (BlockingIOError, InterruptedError):
+            pass
+
+    # -- running --------------------------------------------------------------------------------
+
+    cdef run(self):
+        if self.running:
+            raise RuntimeError('iotnet.run() is already running; it cannot be called from a '
+                               'callback')
+        self.running = True
+        self.stop_requested = False
+        old_wakeup_fd = None
+        watching = False
+        try:
+            old_wakeup_fd = self.watch_signals()
+            watching = old_wakeup_fd is not None
+            self.run_ticks()
+            while not self.errors and not self.stop_requested:
+                if not _run_uv_until_idle_or_stopped():
+                    break
+                self.after_callback()
+        finally:
+            self.running = False
+            if watching:
+                _signal.set_wakeup_fd(old_wakeup_fd)
+        if self.errors:
+            first = self.errors[0]
+            for later in self.errors[1:]:
+                _sys.stderr.write('iotnet: a further exception in the same loop iteration:\n')
+                _traceback.print_exception(type(later), later, later.__traceback__)
+            self.errors = []
+            raise first
+
+
+cdef bint _run_uv_until_idle_or_stopped():
+    """The GIL policy lives here: libuv runs with the GIL released, callbacks take it back.
+
+    Returns True if the loop stopped early (uv_stop) while work was still alive.
+    """
+    cdef int alive
+    with nogil:
+        alive = uv_run(_uv_loop, UV_RUN_DEFAULT)
+    return alive != 0
+
+
+cdef void _check_uv(int status, str what) except *:
+    if status < 0:
+        raise uv_error(status, what)
+
+
+cdef Loop _loop = Loop()
+
+
+# -- callbacks of the loop's own handles ----------------------------------------------------------
+
+cdef void _on_immediate_check(uv_check_t* handle) noexcept with gil:
+    if _loop.immediates:
+        _loop.run_immediates()
+
+
+cdef void _on_immediate_idle(uv_idle_t* handle) noexcept with gil:
+    pass        # its only job is to keep uv_run from blocking while immediates wait
+
+
+cdef void _on_threadsafe_async(uv_async_t* handle) noexcept with gil:
+    calls = _loop.threadsafe_calls
+    while calls:
+        fn, args = calls.popleft()
+        try:
+            fn(*args)
+        except BaseException as exc:
+            _loop.report(exc)
+        _loop.after_callback()
+
+
+cdef void _on_signal_poll(uv_poll_t* handle, int status, int events) noexcept with gil:
+    try:
+        _loop.drain_signal_socket()
+        PyErr_CheckSignals()      # runs Python's handlers: SIGINT raises KeyboardInterrupt here
+    except BaseException as exc:
+        _loop.report(exc)
+    _loop.after_callback()
+
+
+# -- the public loop functions --------------------------------------------------------------------
+
+def run():
+    """Runs the loop until no referenced handle, request or timer is left (or stop())."""
+    _loop.run()
+
+
+def stop():
+    """Makes run() return after the current loop iteration."""
+    if _loop.running:
+        _loop.stop_requested = True
+        uv_stop(_uv_loop)
+
+
+def nextTick(callback, *args):
+    """Runs callback(*args) after the current callback, before any I/O or timer."""
+    _loop.ticks.append((_check_callable(callback, 'callback'), args))
+
+
+def call_soon_threadsafe(callback, *args):
+    """The only call another thread may make: runs callback(*args) on the loop's thread."""
+    _loop.threadsafe_calls.append((_check_callable(callback, 'callback'), args))
+    uv_async_send(&_threadsafe_async)
+
+
+def on_uncaught_exception(handler):
+    """Installs handler(exc) for exceptions from callbacks (None restores raising from run())."""
+    if handler is not None:
+        _check_callable(handler, 'handler')
+    _loop.uncaught_handler = handler
+
+
+def libuv_version():
+    """The version string of the libuv library actually loaded."""
+    return uv_version_string().decode()
+
+
+cdef inline object _check_callable(object fn, str what):
+    if not callable(fn):
+        raise TypeError(f'{what} must be callable, not {type(fn).__name__}')
+    return fn

@@ -1,0 +1,289 @@
+# Server: Node's net.Server on a listening uv_tcp_t (or uv_pipe_t for `path`).
+
+cdef class Server(EventEmitter):
+    """A TCP or Unix-domain listening socket: Node's net.Server."""
+    cdef uv_stream_t* handle
+    cdef bint is_pipe
+    cdef bint refed
+    cdef bint is_listening
+    cdef bint close_requested
+    cdef bint close_emitted
+    cdef bint handle_closing
+    cdef dict pending_listen         # the listen() spec while its host name is resolved
+    cdef object pipe_path
+    cdef Py_ssize_t connections
+    cdef public object maxConnections
+    cdef bint allow_half_open
+    cdef bint pause_on_connect
+    cdef bint no_delay
+    cdef bint keep_alive
+    cdef uint64_t keep_alive_delay_ms
+    cdef Py_ssize_t high_water_mark
+
+    def __cinit__(self, *args, **kwargs):
+        self.refed = True
+        self.high_water_mark = DEFAULT_HIGH_WATER_MARK_BYTES
+
+    def __init__(self, options=None, connectionListener=None, **kwargs):
+        opts, listener = _args.server_args(options, connectionListener, kwargs)
+        self.allow_half_open = opts['allowHalfOpen']
+        self.pause_on_connect = opts['pauseOnConnect']
+        self.no_delay = opts['noDelay']
+        self.keep_alive = opts['keepAlive']
+        self.keep_alive_delay_ms = opts['keepAliveInitialDelay']
+        self.high_water_mark = opts['highWaterMark']
+        if listener is not None:
+            self.on('connection', listener)
+
+    def __dealloc__(self):
+        if self.handle != NULL:
+            _close_orphan_handle(<uv_handle_t*>self.handle)
+
+    # -- listening ------------------------------------------------------------------------------
+
+    def listen(self, *args, **kwargs):
+        """listen(port=0, host=None, backlog=511, listener) or listen(options, listener)."""
+        spec, listener = _args.listen_args(args, kwargs)
+        if self.handle != NULL or self.pending_listen is not None:
+            raise net_error('ERR_SERVER_ALREADY_LISTEN')
+        if listener is not None:
+            self.once('listening', listener)
+        self.close_requested = False
+        self.close_emitted = False
+        host = spec['host']
+        cdef int family
+        cdef int status
+        if spec['path'] is not None:
+            self._listen_pipe(spec)
+        elif host is None:
+            # Dual stack where IPv6 exists, else IPv4 only.
+            status = self._listen_on(spec, 6, '::')
+            if status == UV_EAFNOSUPPORT:
+                status = self._listen_on(spec, 4, '0.0.0.0')
+            if status < 0:
+                self._listen_failed(status, '::', spec['port'])
+        else:
+            family = _ip_family(host)
+            if family:
+                status = self._listen_on(spec, family, host)
+                if status < 0:
+                    self._listen_failed(status, host, spec['port'])
+            else:
+                self.pending_listen = spec
+                _lookup(host, 0, self._on_listen_lookup)
+        return self
+
+    cdef int _listen_on(self, dict spec, int family, str address) except? -9999:
+        """Binds and listens on an IP literal; a negative libuv status when it fails."""
+        cdef sockaddr_storage addr
+        cdef uv_os_fd_t fd
+        cdef int on = 1
+        _parse_ip(address, spec['port'], &addr)
+        cdef uv_tcp_t* handle = <uv_tcp_t*>_new_handle(sizeof(uv_tcp_t))
+        # The socket exists from init on, so SO_REUSEPORT can be set before bind on every
+        # libuv version (UV_TCP_REUSEPORT only exists from libuv 1.49).
+        cdef int status = uv_tcp_init_ex(_uv_loop, handle, AF_INET if family == 4 else AF_INET6)
+        if status < 0:
+            _free_handle(handle)
+            return status
+        _own_handle(<uv_handle_t*>handle, self)
+        self.handle = <uv_stream_t*>handle
+        self.is_pipe = False
+        if spec['reusePort'] and uv_fileno(<uv_handle_t*>handle, &fd) == 0:
+            setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on))
+        status = uv_tcp_bind(handle, <sockaddr*>&addr,
+                             UV_TCP_IPV6ONLY if spec['ipv6Only'] and family == 6 else 0)
+        if status == 0:
+            status = uv_listen(self.handle, spec['backlog'], _on_server_connection)
+        if status < 0:
+            self._close_handle_quietly()
+            return status
+        self._listening()
+        return 0
+
+    cdef void _listen_pipe(self, dict spec) except *:
+        path = spec['path']
+        cdef bytes raw = _os_for_paths.fsencode(path)
+        cdef uv_pipe_t* handle = <uv_pipe_t*>_new_handle(sizeof(uv_pipe_t))
+        cdef int status = uv_pipe_init(_uv_loop, handle, 0)
+        if status < 0:
+            _free_handle(handle)
+            raise uv_error(status, 'listen', address=path)
+        _own_handle(<uv_handle_t*>handle, self)
+        self.handle = <uv_stream_t*>handle
+        self.is_pipe = True
+        self.pipe_path = path
+        status = uv_pipe_bind(handle, raw)    # libuv removes the file when the handle closes
+        if status == 0:
+            status = uv_listen(self.handle, spec['backlog'], _on_server_connection)
+        if status < 0:
+            self._close_handle_quietly()
+            self._listen_failed(status, path, None)
+            return
+        self._listening()
+
+    cdef void _listening(self) except *:
+        if not self.refed:
+            uv_unref(<uv_handle_t*>self.handle)
+        self.is_listening = True
+        _loop.ticks.append((self._emit_listening, ()))
+
+    def _emit_listening(self):
+        if self.is_listening:
+            self._emit0('listening')
+
+    def _on_listen_lookup(self, int status, list addresses):
+        spec = self.pending_listen
+        self.pending_listen = None
+        if spec is None or self.close_requested:
+            return
+        host = spec['host']
+        if status < 0 or not addresses:
+            self._emit1('error', uv_error(status if status < 0 else UV_EAI_NONAME,
+                                          'getaddrinfo', None, None, host))
+            return
+        family, address = addresses[0]
+        status = self._listen_on(spec, family, address)
+        if status < 0:
+            self._listen_failed(status, address, spec['port'])
+
+    cdef void _listen_failed(self, int status, object address, object port) except *:
+        """A listen error is emitted as 'error' on a later tick, never raised from listen()."""
+        _loop.ticks.append((self._emit_error, (uv_error(status, 'listen', address=address,
+                                                         port=port),)))
+
+    def _emit_error(self, err):
+        self._emit1('error', err)
+
+    cdef void _close_handle_quietly(self):
+        if self.handle != NULL:
+            _close_owned_handle(<uv_handle_t*>self.handle)
+            self.handle = NULL
+
+    # -- connections ----------------------------------------------------------------------------
+
+    cdef void _accept(self, int status) except *:
+        if status < 0:
+            self._emit1('error', uv_error(status, 'accept'))
+            return
+        cdef Socket sock = Socket.__new__(Socket)
+        sock.is_pipe = self.is_pipe
+        sock._create_handle()
+        status = uv_accept(self.handle, sock.handle)
+        if status < 0:
+            sock._close_handle_quietly()
+            self._emit1('error', uv_error(status, 'accept'))
+            return
+        if self.maxConnections is not None and self.connections >= self.maxConnections:
+            sock._close_handle_quietly()      # over the limit: closed at once, as in Node
+            return
+        sock.connected = True
+        sock.allow_half_open = self.allow_half_open
+        sock.high_water_mark = self.high_water_mark
+        sock.no_delay = self.no_delay
+        sock.keep_alive = self.keep_alive
+        sock.keep_alive_delay_ms = self.keep_alive_delay_ms
+        sock._apply_tcp_options()
+        sock.server = self
+        self.connections += 1
+        sock.paused = self.pause_on_connect
+        sock._update_reading()
+        self._emit1('connection', sock)
+
+    cdef void _connection_closed(self) except *:
+        self.connections -= 1
+        if self.close_requested:
+            self._emit_close_if_drained()
+
+    # -- closing --------------------------------------------------------------------------------
+
+    def close(self, callback=None):
+        """Stops accepting now; 'close' follows the last open connection's 'close'."""
+        if callback is not None:
+            _check_callable(callback, 'callback')
+            if self.handle == NULL and self.pending_listen is None:
+                self.once('close', lambda: callback(net_error('ERR_SERVER_NOT_RUNNING')))
+            else:
+                self.once('close', callback)
+        self.close_requested = True
+        self.pending_listen = None
+        if self.handle != NULL:
+            self.is_listening = False
+            self.handle_closing = True
+            uv_close(<uv_handle_t*>self.handle, _on_server_close)
+            self.handle = NULL
+        else:
+            _loop.ticks.append((self._emit_close_if_drained, ()))
+        return self
+
+    def _emit_close_if_drained(self):
+        if (self.close_requested and not self.handle_closing and self.connections == 0
+                and not self.close_emitted):
+            self.close_emitted = True
+            self._emit0('close')
+
+    # -- the rest of the API --------------------------------------------------------------------
+
+    def address(self):
+        """{'address', 'family', 'port'} (the path for a Unix socket); None when not listening."""
+        cdef sockaddr_storage addr
+        cdef int size = sizeof(addr)
+        if not self.is_listening or self.handle == NULL:
+            return None
+        if self.is_pipe:
+            return self.pipe_path
+        if uv_tcp_getsockname(<uv_tcp_t*>self.handle, <sockaddr*>&addr, &size) < 0:
+            return None
+        info = _sockaddr_tuple(<sockaddr*>&addr)
+        return {'address': info[0], 'family': info[1], 'port': info[2]}
+
+    def getConnections(self, callback):
+        """callback(None, count) on a later tick."""
+        _loop.ticks.append((_check_callable(callback, 'callback'), (None, self.connections)))
+        return self
+
+    def ref(self):
+        self.refed = True
+        if self.handle != NULL:
+            uv_ref(<uv_handle_t*>self.handle)
+        return self
+
+    def unref(self):
+        self.refed = False
+        if self.handle != NULL:
+            uv_unref(<uv_handle_t*>self.handle)
+        return self
+
+    @property
+    def listening(self):
+        return self.is_listening
+
+    @property
+    def max_connections(self):
+        return self.maxConnections
+
+    @max_connections.setter
+    def max_connections(self, value):
+        self.maxConnections = value
+
+    get_connections = getConnections
+
+
+cdef void _on_server_connection(uv_stream_t* handle, int status) noexcept with gil:
+    cdef Server server = <Server>handle.data
+    try:
+        server._accept(status)
+    except BaseException as exc:
+        _loop.report(exc)
+    _loop.after_callback()
+
+
+cdef void _on_server_close(uv_handle_t* handle) noexcept with gil:
+    owner = _take_closed_handle(handle)
+    if owner is not None:
+        try:
+            (<Server>owner).handle_closing = False
+            owner._emit_close_if_drained()
+        except BaseException as exc:
+            _loop.report(exc)
+    _loop.after_callback()

@@ -1,0 +1,223 @@
+"""Argument parsing for the net API: Node's call forms, option defaults, PEP 8 aliases.
+
+Every public entry point checks its arguments here, before anything is built, so a bad call
+raises TypeError/ValueError and leaves nothing half-open.
+"""
+import os
+
+DEFAULT_HIGH_WATER_MARK_BYTES = 65536
+DEFAULT_BACKLOG = 511
+MAX_PORT = 65535
+
+# snake_case spellings accepted in option dicts and keyword arguments.
+_ALIASES = {
+    "allow_half_open": "allowHalfOpen",
+    "pause_on_connect": "pauseOnConnect",
+    "no_delay": "noDelay",
+    "keep_alive": "keepAlive",
+    "keep_alive_initial_delay": "keepAliveInitialDelay",
+    "high_water_mark": "highWaterMark",
+    "ipv6_only": "ipv6Only",
+    "reuse_port": "reusePort",
+    "local_address": "localAddress",
+    "local_port": "localPort",
+    "connection_listener": "connectionListener",
+    "listening_listener": "listeningListener",
+    "connect_listener": "connectListener",
+}
+
+
+def _merge(options, kwargs, what):
+    if options is None:
+        options = {}
+    elif not isinstance(options, dict):
+        raise TypeError(f"{what} options must be a dict, not {type(options).__name__}")
+    merged = {}
+    for key, value in list(options.items()) + list(kwargs.items()):
+        if not isinstance(key, str):
+            raise TypeError(f"option names must be str, not {type(key).__name__}")
+        merged[_ALIASES.get(key, key)] = value
+    return merged
+
+
+def _bool(value, name):
+    if not isinstance(value, (bool, int)) and value is not None:
+        raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
+    return bool(value)
+
+
+def _callable_or_none(value, name):
+    if value is not None and not callable(value):
+        raise TypeError(f"{name} must be callable, not {type(value).__name__}")
+    return value
+
+
+def milliseconds(value, name):
+    """A non-negative whole number of milliseconds."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of milliseconds, not {type(value).__name__}")
+    if value != value or value < 0:
+        raise ValueError(f"{name} must be a non-negative number of milliseconds, not {value!r}")
+    return int(value)
+
+
+def _high_water_mark(value):
+    if value is None:
+        return DEFAULT_HIGH_WATER_MARK_BYTES
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"highWaterMark must be an int, not {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"highWaterMark must be >= 0, not {value}")
+    return value
+
+
+def port(value, allow_zero=True):
+    """A port number: an int (or a str of digits) in 0..65535 (1..65535 to connect)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise TypeError(f"port must be an int, not {type(value).__name__}")
+    if isinstance(value, str) or not (0 if allow_zero else 1) <= value <= MAX_PORT:
+        low = 0 if allow_zero else 1
+        raise ValueError(f"port must be an int in {low}..{MAX_PORT}, not {value!r}")
+    return value
+
+
+def _host(value, default):
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise TypeError(f"host must be a str, not {type(value).__name__}")
+    return value or default
+
+
+def _path(value):
+    if value is None:
+        return None
+    if not isinstance(value, (str, bytes, os.PathLike)):
+        raise TypeError(f"path must be a str or path, not {type(value).__name__}")
+    return os.fspath(value)
+
+
+def socket_options(options, kwargs):
+    """Socket(options): allowHalfOpen, highWaterMark."""
+    opts = _merge(options, kwargs, "Socket")
+    return {
+        "allowHalfOpen": _bool(opts.get("allowHalfOpen", False), "allowHalfOpen"),
+        "highWaterMark": _high_water_mark(opts.get("highWaterMark")),
+    }
+
+
+def server_args(options, listener, kwargs):
+    """createServer(options, connectionListener) with either argument omitted."""
+    if callable(options) and listener is None:
+        options, listener = None, options
+    opts = _merge(options, kwargs, "Server")
+    listener = opts.pop("connectionListener", listener)
+    return {
+        "allowHalfOpen": _bool(opts.get("allowHalfOpen", False), "allowHalfOpen"),
+        "pauseOnConnect": _bool(opts.get("pauseOnConnect", False), "pauseOnConnect"),
+        "noDelay": _bool(opts.get("noDelay", False), "noDelay"),
+        "keepAlive": _bool(opts.get("keepAlive", False), "keepAlive"),
+        "keepAliveInitialDelay": milliseconds(opts.get("keepAliveInitialDelay", 0),
+                                              "keepAliveInitialDelay"),
+        "highWaterMark": _high_water_mark(opts.get("highWaterMark")),
+    }, _callable_or_none(listener, "connectionListener")
+
+
+def _split_listener(args):
+    """Node's convention: a trailing callable is the listener (trailing Nones are omitted)."""
+    while args and args[-1] is None:
+        args = args[:-1]
+    if args and callable(args[-1]):
+        return args[:-1], args[-1]
+    return args, None
+
+
+def connect_args(args, kwargs):
+    """connect(port, host='localhost', listener) or connect(options, listener)."""
+    args, listener = _split_listener(tuple(args))
+    kwargs = dict(kwargs)
+    listener = kwargs.pop("connectListener", kwargs.pop("connect_listener", listener))
+    if args and isinstance(args[0], dict):
+        if len(args) > 1:
+            raise TypeError("connect(options, listener) takes no further arguments")
+        opts = _merge(args[0], kwargs, "connect")
+    else:
+        if len(args) > 2:
+            raise TypeError("connect(port, host, listener) takes at most 3 arguments")
+        opts = _merge(None, kwargs, "connect")
+        if args:
+            opts["port"] = args[0]
+        if len(args) > 1:
+            opts["host"] = args[1]
+    return connect_options(opts), _callable_or_none(listener, "connectListener")
+
+
+def connect_options(opts):
+    path = _path(opts.get("path"))
+    if path is None and "port" not in opts:
+        raise ValueError("connect() needs a port (or a path)")
+    family = opts.get("family", 0)
+    if family in ("IPv4", "IPv6"):
+        family = int(family[-1])
+    if isinstance(family, bool) or family not in (0, 4, 6):
+        raise ValueError(f"family must be 0, 4 or 6, not {family!r}")
+    timeout = opts.get("timeout")
+    local_port = opts.get("localPort")
+    local_address = opts.get("localAddress")
+    if local_address is not None and not isinstance(local_address, str):
+        raise TypeError(f"localAddress must be a str, not {type(local_address).__name__}")
+    return {
+        "path": path,
+        "port": None if path is not None else port(opts["port"], allow_zero=False),
+        "host": _host(opts.get("host"), "localhost"),
+        "family": family,
+        "localAddress": local_address,
+        "localPort": 0 if local_port is None else port(local_port),
+        "timeout": None if timeout is None else milliseconds(timeout, "timeout"),
+        "noDelay": _bool(opts.get("noDelay", False), "noDelay"),
+        "keepAlive": _bool(opts.get("keepAlive", False), "keepAlive"),
+        "keepAliveInitialDelay": milliseconds(opts.get("keepAliveInitialDelay", 0),
+                                              "keepAliveInitialDelay"),
+        "allowHalfOpen": _bool(opts.get("allowHalfOpen", False), "allowHalfOpen"),
+        "highWaterMark": _high_water_mark(opts.get("highWaterMark")),
+    }
+
+
+def listen_args(args, kwargs):
+    """listen(port, host, backlog, listener) in any trailing subset, or listen(options, listener)."""
+    args, listener = _split_listener(tuple(args))
+    kwargs = dict(kwargs)
+    listener = kwargs.pop("listeningListener", kwargs.pop("listening_listener", listener))
+    if args and isinstance(args[0], dict):
+        if len(args) > 1:
+            raise TypeError("listen(options, listener) takes no further arguments")
+        opts = _merge(args[0], kwargs, "listen")
+        if "port" not in opts and "path" not in opts:
+            raise ValueError("listen(options) needs 'port' or 'path'")
+    else:
+        if len(args) > 3:
+            raise TypeError("listen(port, host, backlog, listener) takes at most 4 arguments")
+        opts = _merge(None, kwargs, "listen")
+        for name, value in zip(("port", "host", "backlog"), args):
+            opts[name] = value
+    backlog = opts.get("backlog")
+    if backlog is None:
+        backlog = DEFAULT_BACKLOG
+    elif isinstance(backlog, bool) or not isinstance(backlog, int):
+        raise TypeError(f"backlog must be an int, not {type(backlog).__name__}")
+    elif backlog < 0:
+        raise ValueError(f"backlog must be >= 0, not {backlog}")
+    path = _path(opts.get("path"))
+    port_value = opts.get("port")
+    return {
+        "path": path,
+        "port": 0 if port_value is None else port(port_value),
+        "host": None if opts.get("host") is None else _host(opts["host"], None),
+        "backlog": backlog,
+        "ipv6Only": _bool(opts.get("ipv6Only", False), "ipv6Only"),
+        "reusePort": _bool(opts.get("reusePort", False), "reusePort"),
+    }, _callable_or_none(listener, "listeningListener")
