@@ -61,7 +61,7 @@ cdef class EventEmitter:
         cdef Py_ssize_t i
         for i in range(len(current) - 1, -1, -1):
             item = current[i]
-            if item is listener or _unwrap(item) is listener or item == listener:
+            if item is listener or item == listener or _unwrap(item) == listener:
                 rest = current[:i] + current[i + 1:]
                 if rest:
                     self._events[name] = rest
