@@ -7,7 +7,6 @@ cdef class Server(EventEmitter):
     cdef bint refed
     cdef bint is_listening
     cdef bint close_requested
-    cdef bint close_emitted
     cdef bint handle_closing
     cdef dict pending_listen         # the listen() spec while its host name is resolved
     cdef object pipe_path
@@ -49,7 +48,6 @@ cdef class Server(EventEmitter):
         if listener is not None:
             self.once('listening', listener)
         self.close_requested = False
-        self.close_emitted = False
         host = spec['host']
         cdef int family
         cdef int status
@@ -191,7 +189,7 @@ cdef class Server(EventEmitter):
         self._emit1('connection', sock)
 
     cdef void _connection_closed(self) except *:
-        self.connections -= 1
+        """After an accepted socket's 'close' (its count was already taken off)."""
         if self.close_requested:
             self._emit_close_if_drained()
 
@@ -217,9 +215,8 @@ cdef class Server(EventEmitter):
         return self
 
     def _emit_close_if_drained(self):
-        if (self.close_requested and not self.handle_closing and self.connections == 0
-                and not self.close_emitted):
-            self.close_emitted = True
+        # As in Node, every close() on a server with nothing open ends in a 'close'.
+        if self.handle == NULL and not self.handle_closing and self.connections == 0:
             self._emit0('close')
 
     # -- the rest of the API --------------------------------------------------------------------

@@ -130,6 +130,7 @@ cdef class Stream(EventEmitter):
     # reading
     cdef bint reading                # uv_read_start is in effect
     cdef bint paused                 # pause() (by the user or by pipe backpressure)
+    cdef bint flowing                # resume() ran: chunks flow even with no 'data' listener
     cdef bint readable_ended         # the peer's EOF was read
     cdef bint end_emitted
     cdef bint held_delivery_scheduled
@@ -222,11 +223,11 @@ cdef class Stream(EventEmitter):
     def _deliver_held(self):
         """Delivers, in order, what was read before the first 'data' listener came."""
         self.held_delivery_scheduled = False
-        while (self.held_chunks and self.data_listeners is not None and not self.paused
-               and not self.is_destroyed):
+        while (self.held_chunks and (self.data_listeners is not None or self.flowing)
+               and not self.paused and not self.is_destroyed):
             chunk = self.held_chunks.pop(0)
             self.held_bytes -= len(chunk)
-            for listener in self.data_listeners:
+            for listener in self.data_listeners or ():
                 listener(chunk)
         if not self.held_chunks:
             self.held_chunks = None
@@ -260,6 +261,8 @@ cdef class Stream(EventEmitter):
                 return 0
         cdef tuple listeners = self.data_listeners
         if listeners is None or self.held_chunks:
+            if listeners is None and self.flowing:
+                return 0        # resume() without a 'data' listener discards, as in Node
             self._hold(chunk)
             return 0
         if len(listeners) == 1:
@@ -477,8 +480,12 @@ cdef class Stream(EventEmitter):
         self.queued_bytes = 0
         self.end_callbacks = None
         if any(cb is not None for cb in callbacks):
-            _loop.ticks.append((_call_each_later, (callbacks, error if error is not None
-                                                   else net_error('ERR_STREAM_DESTROYED'))))
+            if error is None:
+                error_for_callbacks = net_error('ERR_STREAM_DESTROYED' if self.connected else
+                                                'ERR_SOCKET_CLOSED_BEFORE_CONNECTION')
+            else:
+                error_for_callbacks = error
+            _loop.ticks.append((_call_each_later, (callbacks, error_for_callbacks)))
         if self.idle_timer != NULL:
             _close_owned_handle(<uv_handle_t*>self.idle_timer)
             self.idle_timer = NULL
@@ -499,6 +506,8 @@ cdef class Stream(EventEmitter):
         self.connected = False
         server = self.server
         self.server = None
+        if server is not None:
+            (<Server>server).connections -= 1
         try:
             if self.destroy_error is not None:
                 self._emit1('error', self.destroy_error)
@@ -589,9 +598,10 @@ cdef class Stream(EventEmitter):
         return self
 
     def resume(self):
-        """Starts reading again after pause()."""
+        """Starts reading again after pause(); chunks flow even with no 'data' listener."""
         self.paused = False
-        if self.held_chunks and self.data_listeners is not None:
+        self.flowing = True
+        if self.held_chunks:
             self._schedule_held_delivery()
         self._update_reading()
         return self
@@ -609,8 +619,9 @@ cdef class Stream(EventEmitter):
         if isinstance(ms, bool) or not isinstance(ms, (int, float)):
             raise TypeError(f'the timeout must be a number of milliseconds, not '
                             f'{type(ms).__name__}')
-        if ms != ms or ms < 0:
-            raise ValueError(f'the timeout must be a non-negative number of ms, not {ms!r}')
+        if ms != ms or ms < 0 or ms > TIMER_MAX_DELAY_MS:
+            raise ValueError(f'the timeout must be a number of ms in 0..{TIMER_MAX_DELAY_MS}, '
+                             f'not {ms!r}')
         if callback is not None:
             _check_callable(callback, 'callback')
         if ms == 0:

@@ -84,7 +84,8 @@ cdef class Socket(Stream):
             return
         host = self.connect_host
         if status < 0 or not addresses:
-            err = uv_error(status if status < 0 else UV_EAI_NONAME, 'getaddrinfo', None, None, host)
+            err = uv_error(status if status < 0 else UV_EAI_NONAME, 'getaddrinfo', None,
+                           self.connect_port, host)
             self._emit('lookup', (err, None, None, host))
             self._destroy(err)
             return

@@ -75,10 +75,9 @@ cdef void _on_timer_fire(uv_timer_t* handle) noexcept with gil:
 cdef uint64_t _delay_ms(object ms) except? 0:
     if isinstance(ms, bool) or not isinstance(ms, (int, float)):
         raise TypeError(f'the delay must be a number of milliseconds, not {type(ms).__name__}')
-    if ms != ms or ms < 0:
-        raise ValueError(f'the delay must be a non-negative number of milliseconds, not {ms!r}')
-    if ms > TIMER_MAX_DELAY_MS:
-        raise ValueError(f'the delay must be at most {TIMER_MAX_DELAY_MS} ms, not {ms!r}')
+    if ms != ms or ms < 0 or ms > TIMER_MAX_DELAY_MS:
+        raise ValueError(f'the delay must be a number of milliseconds in '
+                         f'0..{TIMER_MAX_DELAY_MS}, not {ms!r}')
     return max(<uint64_t>ms, TIMER_MIN_DELAY_MS)
 
 

@@ -5,9 +5,12 @@ raises TypeError/ValueError and leaves nothing half-open.
 """
 import os
 
+from ._address import isIP
+
 DEFAULT_HIGH_WATER_MARK_BYTES = 65536
 DEFAULT_BACKLOG = 511
 MAX_PORT = 65535
+MAX_MILLISECONDS = 2147483647   # Node's TIMEOUT_MAX
 
 # snake_case spellings accepted in option dicts and keyword arguments.
 _ALIASES = {
@@ -56,8 +59,9 @@ def milliseconds(value, name):
     """A non-negative whole number of milliseconds."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number of milliseconds, not {type(value).__name__}")
-    if value != value or value < 0:
-        raise ValueError(f"{name} must be a non-negative number of milliseconds, not {value!r}")
+    if value != value or not 0 <= value <= MAX_MILLISECONDS:
+        raise ValueError(f"{name} must be a number of milliseconds in 0..{MAX_MILLISECONDS}, "
+                         f"not {value!r}")
     return int(value)
 
 
@@ -77,9 +81,9 @@ def port(value, allow_zero=True):
         value = int(value)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise TypeError(f"port must be an int, not {type(value).__name__}")
-    if isinstance(value, str) or not (0 if allow_zero else 1) <= value <= MAX_PORT:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"port must be an int (or a str of digits), not {value!r}")
+    if not (0 if allow_zero else 1) <= value <= MAX_PORT:
         low = 0 if allow_zero else 1
         raise ValueError(f"port must be an int in {low}..{MAX_PORT}, not {value!r}")
     return value
@@ -138,6 +142,8 @@ def _split_listener(args):
 
 def connect_args(args, kwargs):
     """connect(port, host='localhost', listener) or connect(options, listener)."""
+    if not args and not kwargs:
+        raise TypeError("connect() needs a port or an options dict")
     args, listener = _split_listener(tuple(args))
     kwargs = dict(kwargs)
     listener = kwargs.pop("connectListener", kwargs.pop("connect_listener", listener))
@@ -168,8 +174,11 @@ def connect_options(opts):
     timeout = opts.get("timeout")
     local_port = opts.get("localPort")
     local_address = opts.get("localAddress")
-    if local_address is not None and not isinstance(local_address, str):
-        raise TypeError(f"localAddress must be a str, not {type(local_address).__name__}")
+    if local_address is not None:
+        if not isinstance(local_address, str):
+            raise TypeError(f"localAddress must be a str, not {type(local_address).__name__}")
+        if not isIP(local_address):
+            raise ValueError(f"localAddress must be an IP address, not {local_address!r}")
     return {
         "path": path,
         "port": None if path is not None else port(opts["port"], allow_zero=False),
