@@ -29,9 +29,11 @@ $(DEPS_STAMP): requirements-dev.txt | $(PY)
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@
 
-# In-place release build: src/iotnet/_core*.so beside the Python package.
+# In-place release build: src/iotnet/_core*.so beside the Python package; a .pth file puts
+# src/ on the venv's path so `.venv/bin/python examples/echo_server.py` imports this build.
 $(CORE_SO): $(CORE_SRC) $(DEPS_STAMP) | sysdeps
 	$(PY) setup.py -q build_ext --inplace
+	$(PY) -c 'import site, pathlib; pathlib.Path(site.getsitepackages()[0], "iotnet-src.pth").write_text(str(pathlib.Path("src").resolve()) + "\n")'
 	touch $@
 
 build: $(CORE_SO)
