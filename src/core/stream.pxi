@@ -343,8 +343,7 @@ cdef class Stream(EventEmitter):
             self._flush_queue()
         else:
             self._queue(data, size, callback)
-            if self.connected and not self.write_in_flight:
-                self._flush_queue()
+            self._flush_queue()
         if self._writable_length() >= self.high_water_mark:
             self.need_drain = True
             return False
@@ -359,7 +358,9 @@ cdef class Stream(EventEmitter):
         self.queued_bytes += size
 
     cdef int _flush_queue(self) except -1:
-        """Hands everything queued to libuv as one uv_write (writev)."""
+        """Hands everything queued to libuv as one uv_write (writev); one write at a time."""
+        if self.write_in_flight or self.queued is None or not self.connected:
+            return 0
         cdef list buffers = self.queued
         cdef Py_ssize_t i, nbufs = len(buffers)
         cdef WriteReq* req = _new_write_req(nbufs)
@@ -410,7 +411,7 @@ cdef class Stream(EventEmitter):
         _call_each(callbacks, None)
         if self.is_destroyed:
             return
-        if self.queued:
+        if self.queued is not None:
             self._flush_queue()
         elif self.ending:
             self._shutdown()

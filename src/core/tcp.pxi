@@ -160,7 +160,7 @@ cdef class Socket(Stream):
             return
         self._update_reading()
         if self.queued is not None:
-            self._flush_queue()
+            self._flush_queue()     # writes made before the connection was up
         elif self.ending:
             self._shutdown()
 

@@ -1,0 +1,142 @@
+"""Integrity under load: every byte comes back, in order, through the echo paths users write."""
+import hashlib
+import random
+import resource
+
+import pytest
+
+import iotnet
+from helpers import listen_local, run_bounded
+
+MIB = 1024 * 1024
+# Odd sizes, from single bytes to more than the read buffer, so chunk boundaries fall anywhere.
+ODD_CHUNK_SIZES = (1, 7, 333, 4093, 65537, 131071, 1000003)
+
+
+def _odd_chunks(payload, seed):
+    rng = random.Random(seed)
+    offset = 0
+    while offset < len(payload):
+        size = rng.choice(ODD_CHUNK_SIZES)
+        yield payload[offset:offset + size]
+        offset += size
+
+
+def _echo_and_check(payload, on_connection, seed):
+    """Sends payload in odd chunks with backpressure; returns (sha256 sent, sha256 received)."""
+    received = hashlib.sha256()
+    counts = {"received": 0, "drains": 0}
+    closes = []
+    chunks = _odd_chunks(payload, seed)
+    server = iotnet.createServer(on_connection)
+
+    def on_listening(port):
+        client = iotnet.connect(port, "127.0.0.1")
+
+        def send_more():
+            for chunk in chunks:
+                if not client.write(chunk):
+                    return          # 'drain' comes back here
+            client.end()
+
+        def on_data(chunk):
+            received.update(chunk)
+            counts["received"] += len(chunk)
+
+        def on_drain():
+            counts["drains"] += 1
+            send_more()
+
+        client.on("connect", send_more)
+        client.on("drain", on_drain)
+        client.on("data", on_data)
+        client.on("close", lambda had_error: (closes.append(had_error), server.close()))
+
+    listen_local(server, on_listening)
+    run_bounded(120)
+    assert closes == [False]
+    assert counts["received"] == len(payload)
+    return hashlib.sha256(payload).hexdigest(), received.hexdigest(), counts
+
+
+def test_32_mib_through_a_pipe_echo_server_sha256():
+    payload = random.Random(1).randbytes(32 * MIB)
+    sent, received, counts = _echo_and_check(payload, lambda sock: sock.pipe(sock), seed=2)
+    assert received == sent
+    assert counts["drains"] > 0          # the client's writes really met backpressure
+
+
+def test_8_mib_through_a_data_listener_echo_server_sha256():
+    payload = random.Random(3).randbytes(8 * MIB)
+    sent, received, _ = _echo_and_check(payload, lambda sock: sock.on("data", sock.write),
+                                        seed=4)
+    assert received == sent
+
+
+def test_str_writes_and_set_encoding_keep_multibyte_characters_whole():
+    """Multi-byte characters split across writes (and reads) arrive whole with setEncoding."""
+    text = "ü€𝄞ж" * 20000
+    raw = text.encode("utf-8")
+    pieces = [raw[i:i + 7] for i in range(0, len(raw), 7)]   # splits characters everywhere
+    received = []
+    server = iotnet.createServer(lambda sock: sock.pipe(sock))
+
+    def on_listening(port):
+        client = iotnet.connect(port, "127.0.0.1")
+        client.setEncoding("utf8")
+        client.on("data", received.append)
+        client.on("end", lambda: server.close())
+        for piece in pieces:
+            client.write(piece)
+        client.end()
+
+    listen_local(server, on_listening)
+    run_bounded(30)
+    assert all(isinstance(chunk, str) for chunk in received)
+    assert "".join(received) == text
+
+
+@pytest.fixture
+def many_fds():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = min(hard, 8192) if hard != resource.RLIM_INFINITY else 8192
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), hard))
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[0] < 2200:
+        pytest.skip("cannot raise RLIMIT_NOFILE to 2,200 descriptors")
+    yield
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_1000_concurrent_connections_all_echoed_exactly(many_fds):
+    clients_count = 1000
+    echoed = {}
+    closes = []
+    server = iotnet.createServer(lambda sock: sock.on("data", sock.write))
+    server.maxConnections = None
+
+    def on_listening(port):
+        for index in range(clients_count):
+            message = f"client {index:04d} ".encode() * 8
+            client = iotnet.connect(port, "127.0.0.1")
+            parts = []
+
+            def on_data(chunk, client=client, parts=parts, message=message, index=index):
+                parts.append(chunk)
+                if sum(map(len, parts)) >= len(message):
+                    echoed[index] = b"".join(parts) == message
+                    client.end()
+
+            def on_close(had_error):
+                closes.append(had_error)
+                if len(closes) == clients_count:
+                    server.close()
+
+            client.on("connect", lambda client=client, message=message: client.write(message))
+            client.on("data", on_data)
+            client.on("close", on_close)
+
+    server.listen(0, "127.0.0.1", 2048, lambda: on_listening(server.address()["port"]))
+    run_bounded(120)
+    assert len(echoed) == clients_count
+    assert all(echoed.values())
+    assert closes == [False] * clients_count
