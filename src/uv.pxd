@@ -113,6 +113,9 @@ cdef extern from "uv.h" nogil:
     ctypedef struct uv_check_t:
         void* data
 
+    ctypedef struct uv_prepare_t:
+        void* data
+
     ctypedef struct uv_idle_t:
         void* data
 
@@ -137,6 +140,10 @@ cdef extern from "uv.h" nogil:
     ctypedef struct uv_getaddrinfo_t:
         void* data
 
+
+# libuv callback types: not nogil, because iotnet's callbacks run with the GIL held (they take
+# it back first thing: see the GIL policy in core/loop.pxi).
+cdef extern from "uv.h":
     ctypedef void (*uv_close_cb)(uv_handle_t*) noexcept
     ctypedef void (*uv_walk_cb)(uv_handle_t*, void*) noexcept
     ctypedef void (*uv_alloc_cb)(uv_handle_t*, size_t, uv_buf_t*) noexcept
@@ -147,11 +154,14 @@ cdef extern from "uv.h" nogil:
     ctypedef void (*uv_connection_cb)(uv_stream_t*, int) noexcept
     ctypedef void (*uv_timer_cb)(uv_timer_t*) noexcept
     ctypedef void (*uv_check_cb)(uv_check_t*) noexcept
+    ctypedef void (*uv_prepare_cb)(uv_prepare_t*) noexcept
     ctypedef void (*uv_idle_cb)(uv_idle_t*) noexcept
     ctypedef void (*uv_async_cb)(uv_async_t*) noexcept
     ctypedef void (*uv_poll_cb)(uv_poll_t*, int, int) noexcept
     ctypedef void (*uv_getaddrinfo_cb)(uv_getaddrinfo_t*, int, addrinfo*) noexcept
 
+
+cdef extern from "uv.h" nogil:
     unsigned int uv_version()
     const char* uv_version_string()
     const char* uv_strerror(int err)
@@ -180,6 +190,9 @@ cdef extern from "uv.h" nogil:
     int uv_timer_start(uv_timer_t*, uv_timer_cb cb, uint64_t timeout, uint64_t repeat)
     int uv_timer_stop(uv_timer_t*)
 
+    int uv_prepare_init(uv_loop_t*, uv_prepare_t*)
+    int uv_prepare_start(uv_prepare_t*, uv_prepare_cb cb)
+    int uv_prepare_stop(uv_prepare_t*)
     int uv_check_init(uv_loop_t*, uv_check_t*)
     int uv_check_start(uv_check_t*, uv_check_cb cb)
     int uv_check_stop(uv_check_t*)

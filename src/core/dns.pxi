@@ -54,7 +54,8 @@ cdef void _lookup(str host, int family, object callback) except *:
         _loop.ticks.append((callback, (status, [])))
 
 
-cdef void _on_getaddrinfo(uv_getaddrinfo_t* req, int status, addrinfo* result) noexcept with gil:
+cdef void _on_getaddrinfo(uv_getaddrinfo_t* req, int status, addrinfo* result) noexcept:
+    _hold_gil()
     lookup = <_Lookup>req.data
     Py_DECREF(lookup)           # the reference libuv held; `lookup` keeps its own
     _free_request(req)

@@ -54,7 +54,8 @@ cdef object _take_closed_handle(uv_handle_t* handle):
     return result
 
 
-cdef void _on_quiet_handle_close(uv_handle_t* handle) noexcept with gil:
+cdef void _on_quiet_handle_close(uv_handle_t* handle) noexcept:
+    _hold_gil()
     _take_closed_handle(handle)
 
 

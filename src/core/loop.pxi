@@ -11,12 +11,36 @@ import traceback as _traceback
 
 cdef extern from "Python.h":
     int PyErr_CheckSignals() except -1
+    ctypedef struct PyThreadState
+    PyThreadState* PyEval_SaveThread() nogil
+    void PyEval_RestoreThread(PyThreadState*) nogil
 
 cdef uv_loop_t* _uv_loop = uv_default_loop()
 
 # The loop's one read buffer: handed out by the alloc callback, released by the read callback.
 cdef char _read_buffer[READ_BUFFER_BYTES]
 cdef bint _read_buffer_in_use = False
+
+# The GIL policy: run() calls uv_run holding the GIL; a prepare handle drops it right before
+# libuv blocks in epoll, and the first callback after the poll takes it back (_hold_gil, the
+# first statement of every libuv callback). So the GIL is released exactly while the loop
+# waits in the kernel, and a burst of callbacks pays for one GIL hand-over, not one each.
+cdef PyThreadState* _gil_released_for_poll = NULL
+cdef uv_prepare_t _gil_release_prepare
+
+
+cdef inline void _hold_gil() noexcept nogil:
+    global _gil_released_for_poll
+    if _gil_released_for_poll != NULL:
+        PyEval_RestoreThread(_gil_released_for_poll)
+        _gil_released_for_poll = NULL
+
+
+cdef void _release_gil_before_poll(uv_prepare_t* handle) noexcept nogil:
+    global _gil_released_for_poll
+    if _gil_released_for_poll == NULL:
+        _gil_released_for_poll = PyEval_SaveThread()
+
 
 # The loop's own handles live as long as the process; none of them keeps run() alive except
 # the idle handle while a referenced immediate is pending.
@@ -44,6 +68,9 @@ cdef class Loop:
         self.ticks = _collections.deque()
         self.immediates = []
         self.threadsafe_calls = _collections.deque()
+        _check_uv(uv_prepare_init(_uv_loop, &_gil_release_prepare), 'uv_prepare_init')
+        uv_unref(<uv_handle_t*>&_gil_release_prepare)
+        uv_prepare_start(&_gil_release_prepare, _release_gil_before_poll)
         _check_uv(uv_check_init(_uv_loop, &_immediate_check), 'uv_check_init')
         _check_uv(uv_idle_init(_uv_loop, &_immediate_idle), 'uv_idle_init')
         _check_uv(uv_async_init(_uv_loop, &_threadsafe_async, _on_threadsafe_async),
@@ -51,7 +78,6 @@ cdef class Loop:
         uv_unref(<uv_handle_t*>&_immediate_check)
         uv_unref(<uv_handle_t*>&_immediate_idle)
         uv_unref(<uv_handle_t*>&_threadsafe_async)
-        uv_check_start(&_immediate_check, _on_immediate_check)
 
     # -- exceptions from callbacks --------------------------------------------------------------
 
@@ -85,6 +111,7 @@ cdef class Loop:
 
     cdef void add_immediate(self, Immediate immediate):
         if not self.immediates:
+            uv_check_start(&_immediate_check, _on_immediate_check)
             uv_idle_start(&_immediate_idle, _on_immediate_idle)
         self.immediates.append(immediate)
         if immediate.refed:
@@ -120,6 +147,7 @@ cdef class Loop:
             finally:
                 self.after_callback()
         if not self.immediates:
+            uv_check_stop(&_immediate_check)
             uv_idle_stop(&_immediate_idle)
 
     # -- Ctrl-C ---------------------------------------------------------------------------------
@@ -177,13 +205,9 @@ cdef class Loop:
 
 
 cdef bint _run_uv_until_idle_or_stopped():
-    """The GIL policy lives here: libuv runs with the GIL released, callbacks take it back.
-
-    Returns True if the loop stopped early (uv_stop) while work was still alive.
-    """
-    cdef int alive
-    with nogil:
-        alive = uv_run(_uv_loop, UV_RUN_DEFAULT)
+    """Runs libuv under the GIL policy above; True if uv_stop ended it while work was alive."""
+    cdef int alive = uv_run(_uv_loop, UV_RUN_DEFAULT)
+    _hold_gil()         # the last poll may have had no callback after it
     return alive != 0
 
 
@@ -197,16 +221,17 @@ cdef Loop _loop = Loop()
 
 # -- callbacks of the loop's own handles ----------------------------------------------------------
 
-cdef void _on_immediate_check(uv_check_t* handle) noexcept with gil:
-    if _loop.immediates:
-        _loop.run_immediates()
+cdef void _on_immediate_check(uv_check_t* handle) noexcept:
+    _hold_gil()
+    _loop.run_immediates()
 
 
-cdef void _on_immediate_idle(uv_idle_t* handle) noexcept with gil:
+cdef void _on_immediate_idle(uv_idle_t* handle) noexcept nogil:
     pass        # its only job is to keep uv_run from blocking while immediates wait
 
 
-cdef void _on_threadsafe_async(uv_async_t* handle) noexcept with gil:
+cdef void _on_threadsafe_async(uv_async_t* handle) noexcept:
+    _hold_gil()
     calls = _loop.threadsafe_calls
     while calls:
         fn, args = calls.popleft()
@@ -217,7 +242,8 @@ cdef void _on_threadsafe_async(uv_async_t* handle) noexcept with gil:
         _loop.after_callback()
 
 
-cdef void _on_signal_poll(uv_poll_t* handle, int status, int events) noexcept with gil:
+cdef void _on_signal_poll(uv_poll_t* handle, int status, int events) noexcept:
+    _hold_gil()
     try:
         _loop.drain_signal_socket()
         PyErr_CheckSignals()      # runs Python's handlers: SIGINT raises KeyboardInterrupt here

@@ -266,7 +266,8 @@ cdef class Server(EventEmitter):
     get_connections = getConnections
 
 
-cdef void _on_server_connection(uv_stream_t* handle, int status) noexcept with gil:
+cdef void _on_server_connection(uv_stream_t* handle, int status) noexcept:
+    _hold_gil()
     cdef Server server = <Server>handle.data
     try:
         server._accept(status)
@@ -275,7 +276,8 @@ cdef void _on_server_connection(uv_stream_t* handle, int status) noexcept with g
     _loop.after_callback()
 
 
-cdef void _on_server_close(uv_handle_t* handle) noexcept with gil:
+cdef void _on_server_close(uv_handle_t* handle) noexcept:
+    _hold_gil()
     owner = _take_closed_handle(handle)
     if owner is not None:
         try:

@@ -673,7 +673,7 @@ cdef class Stream(EventEmitter):
         self.pipes[id(destination)] = link
         destination.on('drain', link.on_drain)
         self.on('end', link.on_end)
-        self.on('data', link)
+        self.on('data', link.on_data)
         return destination
 
     def unpipe(self, destination=None):
@@ -752,13 +752,14 @@ cdef class Stream(EventEmitter):
 
 
 cdef class _Pipe:
-    """One pipe(): a 'data' listener written in C, so a chunk passes through no Python frame."""
+    """One pipe(): its 'data' listener is a C method (called with vectorcall: no Python frame,
+    no argument tuple per chunk)."""
     cdef Stream source
     cdef object destination
     cdef bint end_destination
     cdef bint paused_source
 
-    def __call__(self, chunk):
+    def on_data(self, chunk):
         cdef bint flowing
         if isinstance(self.destination, Stream):
             flowing = (<Stream>self.destination)._write_data(
@@ -779,7 +780,7 @@ cdef class _Pipe:
             self.destination.end()
 
     cdef void detach(self):
-        self.source.off('data', self)
+        self.source.off('data', self.on_data)
         self.source.off('end', self.on_end)
         self.destination.off('drain', self.on_drain)
 
@@ -809,7 +810,8 @@ cdef inline void _release_read_buffer(const uv_buf_t* buf) noexcept nogil:
         IOTNET_COUNT_BUFFERS(-1)
 
 
-cdef void _on_stream_read(uv_stream_t* handle, ssize_t nread, const uv_buf_t* buf) noexcept with gil:
+cdef void _on_stream_read(uv_stream_t* handle, ssize_t nread, const uv_buf_t* buf) noexcept:
+    _hold_gil()
     cdef Stream stream = <Stream>handle.data
     try:
         if nread > 0:
@@ -829,7 +831,8 @@ cdef void _on_stream_read(uv_stream_t* handle, ssize_t nread, const uv_buf_t* bu
     _loop.after_callback()
 
 
-cdef void _on_stream_write(uv_write_t* req, int status) noexcept with gil:
+cdef void _on_stream_write(uv_write_t* req, int status) noexcept:
+    _hold_gil()
     cdef Stream stream = <Stream>req.data
     _free_write_req(<WriteReq*>req)
     try:
@@ -839,7 +842,8 @@ cdef void _on_stream_write(uv_write_t* req, int status) noexcept with gil:
     _loop.after_callback()
 
 
-cdef void _on_stream_shutdown(uv_shutdown_t* req, int status) noexcept with gil:
+cdef void _on_stream_shutdown(uv_shutdown_t* req, int status) noexcept:
+    _hold_gil()
     cdef Stream stream = <Stream>req.data
     _free_request(req)
     try:
@@ -849,7 +853,8 @@ cdef void _on_stream_shutdown(uv_shutdown_t* req, int status) noexcept with gil:
     _loop.after_callback()
 
 
-cdef void _on_stream_close(uv_handle_t* handle) noexcept with gil:
+cdef void _on_stream_close(uv_handle_t* handle) noexcept:
+    _hold_gil()
     owner = _take_closed_handle(handle)
     if owner is not None:
         try:
@@ -859,7 +864,8 @@ cdef void _on_stream_close(uv_handle_t* handle) noexcept with gil:
     _loop.after_callback()
 
 
-cdef void _on_socket_idle_timer(uv_timer_t* timer) noexcept with gil:
+cdef void _on_socket_idle_timer(uv_timer_t* timer) noexcept:
+    _hold_gil()
     cdef Stream stream = <Stream>timer.data
     try:
         stream._idle_timer_fired()

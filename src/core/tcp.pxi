@@ -249,7 +249,8 @@ cdef class Socket(Stream):
     set_keep_alive = setKeepAlive
 
 
-cdef void _on_stream_connect(uv_connect_t* req, int status) noexcept with gil:
+cdef void _on_stream_connect(uv_connect_t* req, int status) noexcept:
+    _hold_gil()
     cdef Socket sock = <Socket>req.data
     _free_request(req)
     if sock.is_destroyed:

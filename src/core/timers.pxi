@@ -66,7 +66,8 @@ cdef class Timer:
     has_ref = hasRef
 
 
-cdef void _on_timer_fire(uv_timer_t* handle) noexcept with gil:
+cdef void _on_timer_fire(uv_timer_t* handle) noexcept:
+    _hold_gil()
     cdef Timer timer = <Timer>handle.data
     timer.fire()
     _loop.after_callback()
