@@ -158,7 +158,7 @@ cdef class Stream(EventEmitter):
     cdef uint64_t idle_timeout_ms
     cdef uint64_t last_activity_ms
     cdef bint idle_timer_fired
-    cdef dict pipes                  # destination -> _Pipe
+    cdef list pipes                  # the _Pipe of each pipe() (usually none or one)
 
     def __cinit__(self, *args, **kwargs):
         self.refed = True
@@ -669,8 +669,8 @@ cdef class Stream(EventEmitter):
         link.destination = destination
         link.end_destination = bool(end)
         if self.pipes is None:
-            self.pipes = {}
-        self.pipes[id(destination)] = link
+            self.pipes = []
+        self.pipes.append(link)
         destination.on('drain', link.on_drain)
         self.on('end', link.on_end)
         self.on('data', link.on_data)
@@ -680,11 +680,11 @@ cdef class Stream(EventEmitter):
         """Stops pipe(destination) (every pipe when None)."""
         if not self.pipes:
             return self
-        keys = list(self.pipes) if destination is None else [id(destination)]
-        for key in keys:
-            link = self.pipes.pop(key, None)
-            if link is not None:
-                (<_Pipe>link).detach()
+        cdef _Pipe link
+        for link in list(self.pipes):
+            if destination is None or link.destination is destination:
+                self.pipes.remove(link)
+                link.detach()
         return self
 
     # -- properties -----------------------------------------------------------------------------
