@@ -317,3 +317,36 @@ def test_a_half_closed_peer_gets_our_reply_with_allow_half_open():
     peers[0].join(10)
     assert peers[0].error is None
     assert answers == [b"got question"]
+
+
+def test_listen_on_a_privileged_port_without_privileges_is_eacces():
+    """EACCES: port 80 from a child without CAP_NET_BIND_SERVICE (root drops it with setpriv)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import textwrap
+
+    import pytest
+
+    from helpers import subprocess_env
+
+    command = [sys.executable]
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("setpriv (util-linux) is needed to drop CAP_NET_BIND_SERVICE as root")
+        command = [setpriv, "--bounding-set=-net_bind_service", sys.executable]
+    script = textwrap.dedent("""
+        import iotnet
+        server = iotnet.createServer()
+        server.on("error", lambda err: print(type(err).__name__, err.code, err.syscall, err.port))
+        server.on("listening", lambda: (print("listening"), server.close()))
+        server.listen(80, "127.0.0.1")
+        iotnet.run()
+    """)
+    child = subprocess.run(command + ["-c", script], capture_output=True, text=True,
+                           env=subprocess_env(), timeout=20)
+    if child.stdout.strip() == "listening":
+        pytest.skip("this machine lets unprivileged processes bind port 80")
+    assert child.stdout.split() == ["PermissionError", "EACCES", "listen", "80"], child.stderr
