@@ -140,25 +140,28 @@ def _split_listener(args):
     return args, None
 
 
+def _call_form(args, kwargs, positional_names, listener_name, what):
+    """Node's two call forms: (options, listener), or positional values then a listener."""
+    args, listener = _split_listener(tuple(args))
+    kwargs = {_ALIASES.get(key, key): value for key, value in kwargs.items()}
+    listener = kwargs.pop(listener_name, listener)
+    if args and isinstance(args[0], dict):
+        if len(args) > 1:
+            raise TypeError(f"{what}(options, listener) takes no further arguments")
+        return _merge(args[0], kwargs, what), listener
+    if len(args) > len(positional_names):
+        raise TypeError(f"{what}({', '.join(positional_names)}, listener) takes at most "
+                        f"{len(positional_names) + 1} arguments")
+    opts = _merge(None, kwargs, what)
+    opts.update(zip(positional_names, args))
+    return opts, listener
+
+
 def connect_args(args, kwargs):
     """connect(port, host='localhost', listener) or connect(options, listener)."""
     if not args and not kwargs:
         raise TypeError("connect() needs a port or an options dict")
-    args, listener = _split_listener(tuple(args))
-    kwargs = dict(kwargs)
-    listener = kwargs.pop("connectListener", kwargs.pop("connect_listener", listener))
-    if args and isinstance(args[0], dict):
-        if len(args) > 1:
-            raise TypeError("connect(options, listener) takes no further arguments")
-        opts = _merge(args[0], kwargs, "connect")
-    else:
-        if len(args) > 2:
-            raise TypeError("connect(port, host, listener) takes at most 3 arguments")
-        opts = _merge(None, kwargs, "connect")
-        if args:
-            opts["port"] = args[0]
-        if len(args) > 1:
-            opts["host"] = args[1]
+    opts, listener = _call_form(args, kwargs, ("port", "host"), "connectListener", "connect")
     return connect_options(opts), _callable_or_none(listener, "connectListener")
 
 
@@ -198,21 +201,11 @@ def connect_options(opts):
 
 def listen_args(args, kwargs):
     """listen(port, host, backlog, listener) in any trailing subset, or listen(options, listener)."""
-    args, listener = _split_listener(tuple(args))
-    kwargs = dict(kwargs)
-    listener = kwargs.pop("listeningListener", kwargs.pop("listening_listener", listener))
-    if args and isinstance(args[0], dict):
-        if len(args) > 1:
-            raise TypeError("listen(options, listener) takes no further arguments")
-        opts = _merge(args[0], kwargs, "listen")
-        if "port" not in opts and "path" not in opts:
-            raise ValueError("listen(options) needs 'port' or 'path'")
-    else:
-        if len(args) > 3:
-            raise TypeError("listen(port, host, backlog, listener) takes at most 4 arguments")
-        opts = _merge(None, kwargs, "listen")
-        for name, value in zip(("port", "host", "backlog"), args):
-            opts[name] = value
+    from_options = bool(args) and isinstance(args[0], dict)
+    opts, listener = _call_form(args, kwargs, ("port", "host", "backlog"), "listeningListener",
+                                "listen")
+    if from_options and "port" not in opts and "path" not in opts:
+        raise ValueError("listen(options) needs 'port' or 'path'")
     backlog = opts.get("backlog")
     if backlog is None:
         backlog = DEFAULT_BACKLOG
