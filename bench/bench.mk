@@ -1,0 +1,40 @@
+# `make bench` and `make bench-quick`: iotnet against its peers and the C libuv limit.
+# Included by the main Makefile, which defines PY, the venv, `build` and `sysdeps`.
+# What is measured and how: bench/README.md.
+PY               ?= .venv/bin/python
+BENCH_DEPS_STAMP := $(or $(VENV),.venv)/.bench-deps-installed
+BENCH_BINS       := bench/bin/loadgen bench/bin/c_libuv
+
+.PHONY: bench bench-quick bench-setup bench-valgrind
+
+bench/bin/loadgen: bench/loadgen.c
+	@mkdir -p $(@D)
+	gcc -O2 -Wall -Wextra -o $@ $<
+
+bench/bin/c_libuv: bench/servers/c_libuv.c | sysdeps
+	@mkdir -p $(@D)
+	gcc -O2 -Wall -Wextra -o $@ $< $$(pkg-config --cflags --libs libuv)
+
+# The peers' Python packages (uvloop) and the chart's (matplotlib), once per change of the list.
+$(BENCH_DEPS_STAMP): bench/requirements.txt | $(PY)
+	$(PY) -m pip install -q -r bench/requirements.txt
+	touch $@
+
+# valgrind (callgrind instruction counts), installed with apt-get only when missing.
+bench-valgrind:
+	@if ! command -v valgrind >/dev/null 2>&1; then \
+	  echo "bench: installing valgrind with apt-get"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq valgrind >/dev/null; \
+	fi
+
+bench-setup: build $(BENCH_DEPS_STAMP) $(BENCH_BINS) bench-valgrind
+
+# Every scenario, median of 3 (under 10 minutes on 2 cores).
+bench: bench-setup
+	$(PY) bench/run.py
+
+# One repeat of a subset with shorter windows (about a minute).
+bench-quick: bench-setup
+	$(PY) bench/run.py --quick

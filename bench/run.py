@@ -1,0 +1,690 @@
+#!/usr/bin/env python3
+"""The benchmark harness behind `make bench`: every echo server against every scenario.
+
+Starts each server on a free 127.0.0.1 port pinned to CPU 0, drives it with bench/bin/loadgen
+pinned to CPU 1, and prints one table (absolute figures, ratio to the C libuv server, server
+CPU-seconds), then callgrind instruction counts per round trip. Raw results go to
+bench/results/latest.json and a chart to bench/results/latest.png.
+
+usage: python bench/run.py [--quick] [--servers a,b] [--scenarios x,y] [--no-callgrind]
+Needs bench/bin/loadgen and bench/bin/c_libuv (make bench builds them).
+"""
+import argparse
+import json
+import os
+import platform
+import queue
+import re
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+BIN = BENCH / "bin"
+RESULTS = BENCH / "results"
+LOADGEN = BIN / "loadgen"
+PY = sys.executable
+HOST = "127.0.0.1"
+
+# name -> label and command (the harness appends PORT HOST).
+SERVERS = {
+    "c_libuv": ("C on libuv", [str(BIN / "c_libuv")]),
+    "iotnet": ("iotnet", [PY, "examples/echo_server.py"]),
+    "uvloop": ("uvloop Protocol", [PY, "bench/servers/uvloop_proto.py"]),
+    "asyncio": ("asyncio Protocol", [PY, "bench/servers/asyncio_proto.py"]),
+    "asyncio_streams": ("asyncio streams", [PY, "bench/servers/asyncio_streams.py"]),
+    "node": ("Node net", ["node", "bench/servers/node_net.js"]),
+}
+REFERENCE = "c_libuv"
+
+# name -> loadgen arguments, the JSON field that is the result, its unit, and which way is better.
+SCENARIOS = {
+    "echo1": (["--mode", "echo", "--conns", "1", "--size", "64"], "rps", "rt/s", "higher"),
+    "echo100": (["--mode", "echo", "--conns", "100", "--size", "64"], "rps", "rt/s", "higher"),
+    "echo1000": (["--mode", "echo", "--conns", "1000", "--size", "64"], "rps", "rt/s", "higher"),
+    "stream": (["--mode", "stream"], "mb_per_s", "MB/s", "higher"),
+    "connrate": (["--mode", "connrate", "--conns", "100"], "cps", "conn/s", "higher"),
+    "idle10000": (["--mode", "idle", "--conns", "10000"], "bytes_per_conn", "B/conn", "lower"),
+}
+QUICK_SCENARIOS = ["echo100", "stream", "connrate", "idle10000"]
+
+
+def is_idle(scenario):
+    return SCENARIOS[scenario][0][1] == "idle"
+
+# callgrind: the round trips of two runs; their difference cancels start-up and shutdown.
+CALLGRIND_ROUNDS = (1000, 6000)
+QUICK_CALLGRIND_ROUNDS = (500, 2500)
+CALLGRIND_SERVERS = ["c_libuv", "iotnet", "uvloop"]
+QUICK_CALLGRIND_SERVERS = ["c_libuv", "iotnet"]
+
+
+class BenchError(Exception):
+    pass
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+class LineReader:
+    """Reads a pipe on a thread, so the child never blocks on a full pipe and reads can time out."""
+
+    def __init__(self, pipe, keep=40):
+        self.lines = queue.Queue()
+        self.tail = []
+        self.keep = keep
+        self.thread = threading.Thread(target=self._run, args=(pipe,), daemon=True)
+        self.thread.start()
+
+    def _run(self, pipe):
+        for line in iter(pipe.readline, ""):
+            self.lines.put(line)
+            self.tail = (self.tail + [line.rstrip("\n")])[-self.keep:]
+        self.lines.put(None)  # EOF
+
+    def get(self, timeout):
+        """The next line, or None at EOF; raises queue.Empty after timeout seconds."""
+        return self.lines.get(timeout=timeout)
+
+
+class Server:
+    """One running echo server process."""
+
+    def __init__(self, name, prefix=(), startup_timeout=20.0, env=None):
+        self.name = name
+        self.label, command = SERVERS[name]
+        self.argv = [*prefix, *command, "0", HOST]
+        self.startup_timeout = startup_timeout
+        self.env = env
+
+    def __enter__(self):
+        self.proc = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, text=True, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        self.pid = self.proc.pid
+        self.out = LineReader(self.proc.stdout)
+        self.err = LineReader(self.proc.stderr)
+        deadline = time.monotonic() + self.startup_timeout
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                line = self.out.get(timeout=max(left, 0.01))
+            except queue.Empty:
+                self.stop()
+                raise BenchError(f"{self.name}: no 'listening on PORT' within {self.startup_timeout:.0f} s"
+                                 + self.stderr_tail())
+            if line is None:
+                self.proc.wait(timeout=5)
+                raise BenchError(f"{self.name}: exited with code {self.proc.returncode} before listening"
+                                 + self.stderr_tail())
+            m = re.search(r"listening on (\d+)", line)
+            if m:
+                self.port = int(m.group(1))
+                return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def stderr_tail(self):
+        time.sleep(0.1)
+        tail = self.err.tail[-8:]
+        return ("\n    " + "\n    ".join(tail)) if tail else ""
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def rss(self):
+        with open(f"/proc/{self.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        raise BenchError(f"{self.name}: no VmRSS in /proc")
+
+    def stop(self, timeout=10.0):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                log(f"  {self.name}: still running {timeout:.0f} s after SIGTERM; killed")
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        return self.proc.returncode
+
+
+def machine_busy(seconds):
+    """CPUs' worth of work done by everything on the machine over the next `seconds`."""
+    def busy():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:8]]
+        return v[0] + v[1] + v[2] + v[5] + v[6], sum(v)
+    b0, t0 = busy()
+    time.sleep(seconds)
+    b1, t1 = busy()
+    return (b1 - b0) / max(t1 - t0, 1) * (os.cpu_count() or 1)
+
+
+def wait_for_quiet(limit, threshold=0.1):
+    """Waits (at most `limit` seconds) until the machine does less than `threshold` CPUs of work."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        load = machine_busy(0.5)
+        if load < threshold:
+            return load
+    return load
+
+
+def last_json(text):
+    for line in reversed(text.strip().splitlines()):
+        try:
+            return json.loads(line)
+        except ValueError:
+            continue
+    return None
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        pin = shutil.which("taskset") and (os.cpu_count() or 1) >= 2
+        self.pinning = bool(pin)
+        self.server_prefix = ["taskset", "-c", "0"] if pin else []
+        self.loadgen_prefix = ["taskset", "-c", "1"] if pin else []
+        self.notes = []
+        if not pin:
+            self.notes.append("taskset missing or fewer than 2 CPUs: server and loadgen are not pinned")
+        self.env = dict(os.environ)
+        # iotnet is built in place under src/ (or IOTNET_PATH, as in the tests); fixed hashing keeps
+        # Python servers' instruction counts repeatable under callgrind.
+        iotnet_path = os.environ.get("IOTNET_PATH") or str(ROOT / "src")
+        self.env["PYTHONPATH"] = os.pathsep.join(filter(None, [iotnet_path, os.environ.get("PYTHONPATH")]))
+        self.env["PYTHONHASHSEED"] = "0"
+        self.env["PYTHONDONTWRITEBYTECODE"] = "1"
+        self.idle_conns = 10000
+        self.deadline = 0.0  # set when the matrix starts: re-runs of disturbed runs stay within it
+        self.runs_left = 0
+
+    # ---- which servers can run here ----
+
+    def available_servers(self):
+        usable = {}
+        for name in self.args.servers:
+            why = None
+            if name == "c_libuv" and not (BIN / "c_libuv").exists():
+                why = "bench/bin/c_libuv is not built (make bench builds it)"
+            elif name == "iotnet" and not (ROOT / "examples" / "echo_server.py").exists():
+                why = "examples/echo_server.py does not exist yet"
+            elif name == "node" and not shutil.which("node"):
+                why = "node is not installed"
+            elif name == "uvloop" and subprocess.run([PY, "-c", "import uvloop"], capture_output=True,
+                                                     timeout=60).returncode != 0:
+                why = "uvloop is not installed in this Python"
+            if why:
+                self.notes.append(f"{SERVERS[name][0]} skipped: {why}")
+                log(f"skip {name}: {why}")
+            else:
+                usable[name] = SERVERS[name][0]
+        return usable
+
+    def server(self, name, prefix=None, startup_timeout=20.0):
+        return Server(name, self.server_prefix if prefix is None else prefix, startup_timeout, self.env)
+
+    # ---- one loadgen run ----
+
+    def loadgen(self, srv, extra, timeout):
+        cmd = [*self.loadgen_prefix, str(LOADGEN), "--host", HOST, "--port", str(srv.port),
+               "--server-pid", str(srv.pid), *extra]
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise BenchError(f"loadgen did not finish within {timeout:.0f} s")
+        result = last_json(p.stdout)
+        if result is None:
+            raise BenchError(f"loadgen printed no result (exit {p.returncode}): {p.stderr.strip()[:300]}")
+        if "error" in result or p.returncode != 0:
+            raise BenchError(f"loadgen: {result.get('error', 'exit code %d' % p.returncode)}")
+        return result
+
+    def run_throughput(self, srv, scenario):
+        extra, _, _, _ = SCENARIOS[scenario]
+        a = self.args
+        timing = ["--warmup", str(a.warmup), "--duration", str(a.duration), "--timeout", "30"]
+        if a.no_spin:
+            timing.append("--no-spin")
+        result = self.loadgen(srv, [*extra, *timing], timeout=a.warmup + a.duration + 60)
+        # Other work on the machine (beyond a tenth of a CPU) spoils a run: wait for quiet, run again,
+        # as long as the time budget of the whole benchmark allows it.
+        if self.disturbed(result) and self.can_retry():
+            log(f"  {scenario}: {result['others_cpu_s']:.2f} CPU-s used by other processes; run again")
+            wait_for_quiet(5)
+            result = self.loadgen(srv, [*extra, *timing], timeout=a.warmup + a.duration + 60)
+        if self.disturbed(result):
+            result["disturbed"] = True
+        return result
+
+    def can_retry(self):
+        run_s = self.args.warmup + self.args.duration + 1
+        return time.monotonic() + (self.runs_left + 1) * run_s + 5 < self.deadline
+
+    def disturbed(self, result):
+        return result.get("others_cpu_s", 0) > 0.1 * self.args.duration
+
+    def run_idle(self, srv):
+        """Server RSS before and after N connections that did one round trip each, per connection."""
+        rss_before = srv.rss()
+        cmd = [*self.loadgen_prefix, str(LOADGEN), "--host", HOST, "--port", str(srv.port),
+               "--server-pid", str(srv.pid), "--mode", "idle", "--conns", str(self.idle_conns),
+               "--timeout", "60", "--hold", "120"]
+        p = subprocess.Popen(cmd, text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+        out = LineReader(p.stdout)
+        try:
+            ready = out.get(timeout=90)
+            ready = json.loads(ready) if ready else None
+            if not ready or not ready.get("ready"):
+                raise BenchError(f"loadgen: {(ready or {}).get('error', 'exited before its connections were up')}")
+            time.sleep(0.3)  # let the server finish any work its last reads started
+            rss_after = srv.rss()
+            p.stdin.write("stop\n")
+            p.stdin.flush()
+            final = out.get(timeout=60)
+            p.wait(timeout=30)
+        except (queue.Empty, subprocess.TimeoutExpired):
+            raise BenchError("idle loadgen did not answer in time")
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=10)
+        final = json.loads(final) if final else {}
+        if "error" in final or p.returncode != 0:
+            raise BenchError(f"loadgen: {final.get('error', 'exit code %d' % p.returncode)}")
+        n = ready["conns"]
+        return {"mode": "idle", "conns": n, "rss_before": rss_before, "rss_after": rss_after,
+                "bytes_per_conn": round((rss_after - rss_before) / n, 1), "setup_s": ready["setup_s"]}
+
+    # ---- the whole matrix ----
+
+    def run_matrix(self, servers, scenarios):
+        runs = []
+        throughput = [s for s in scenarios if not is_idle(s)]
+        idle = [s for s in scenarios if is_idle(s)]
+        names = list(servers)
+        if not names:
+            return runs
+        self.runs_left = self.args.repeats * len(names) * len(scenarios)
+        self.deadline = time.monotonic() + self.args.budget
+        for rep in range(self.args.repeats):
+            # Rotate the order each repeat so slow drifts of the machine hit every server alike.
+            order = names[rep % len(names):] + names[:rep % len(names)]
+            for name in order:
+                log(f"[repeat {rep + 1}/{self.args.repeats}] {name}")
+                runs += self.run_server_scenarios(name, throughput, rep)
+                for sc in idle:  # a fresh process, so earlier scenarios' memory does not count
+                    runs += self.run_server_scenarios(name, [sc], rep)
+        return runs
+
+    def run_server_scenarios(self, name, scenarios, rep):
+        runs = []
+        if not scenarios:
+            return runs
+        try:
+            srv = self.server(name).__enter__()
+        except BenchError as e:
+            log(f"  {e}")
+            return [{"server": name, "scenario": sc, "repeat": rep, "error": str(e)} for sc in scenarios]
+        try:
+            for sc in scenarios:
+                self.runs_left -= 1
+                record = {"server": name, "scenario": sc, "repeat": rep}
+                if not srv.alive():
+                    record["error"] = f"server exited (code {srv.proc.returncode})" + srv.stderr_tail()
+                else:
+                    try:
+                        record.update(self.run_idle(srv) if is_idle(sc) else self.run_throughput(srv, sc))
+                    except BenchError as e:
+                        record["error"] = str(e) + ("" if srv.alive() else srv.stderr_tail())
+                runs.append(record)
+                value = record.get(SCENARIOS[sc][1])
+                log(f"  {sc:<10} " + (f"{value:,.1f} {SCENARIOS[sc][2]}" if value is not None
+                                        else f"ERROR {record['error']}"))
+                time.sleep(0.1)  # let the server finish closing the last scenario's connections
+        finally:
+            code = srv.stop()
+            if code not in (0, -signal.SIGTERM):
+                log(f"  {name}: exit code {code} after SIGTERM")
+        return runs
+
+    # ---- callgrind ----
+
+    def callgrind(self, servers):
+        if not shutil.which("valgrind"):
+            self.notes.append("callgrind skipped: valgrind is not installed")
+            return {}
+        rounds = QUICK_CALLGRIND_ROUNDS if self.args.quick else CALLGRIND_ROUNDS
+        wanted = QUICK_CALLGRIND_SERVERS if self.args.quick else CALLGRIND_SERVERS
+        results = {}
+        tmp = Path(tempfile.mkdtemp(prefix="iotnet-callgrind-"))
+        try:
+            for name in [s for s in wanted if s in servers]:
+                log(f"[callgrind] {name}")
+                try:
+                    irs = [self.callgrind_total(name, n, tmp) for n in rounds]
+                except BenchError as e:
+                    log(f"  {e}")
+                    results[name] = {"error": str(e)}
+                    continue
+                per_rt = (irs[1] - irs[0]) / (rounds[1] - rounds[0])
+                results[name] = {"rounds": list(rounds), "total_ir": irs, "ir_per_round_trip": round(per_rt, 1)}
+                log(f"  {per_rt:,.0f} Ir per round trip")
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return results
+
+    def callgrind_total(self, name, rounds, tmp):
+        out = tmp / f"callgrind.out.{name}.{rounds}"
+        prefix = [*self.server_prefix, "valgrind", "--tool=callgrind", "--quiet", f"--callgrind-out-file={out}"]
+        with self.server(name, prefix=prefix, startup_timeout=120) as srv:
+            self.loadgen(srv, ["--mode", "echo", "--conns", "1", "--size", "64", "--count", str(rounds),
+                               "--timeout", "120"], timeout=300)
+            srv.stop(timeout=60)  # callgrind writes its file at exit
+        text = out.read_text() if out.exists() else ""
+        m = re.search(r"^(?:summary|totals):\s+(\d+)", text, re.M)
+        if not m:
+            raise BenchError(f"{name}: callgrind wrote no total")
+        return int(m.group(1))
+
+
+# ---- summary, table, chart ----
+
+def summarize(runs, servers, scenarios):
+    """Per scenario and server: the run with the median result (all its fields stay consistent)."""
+    summary = {}
+    for sc in scenarios:
+        field = SCENARIOS[sc][1]
+        for name in servers:
+            ok = [r for r in runs if r["server"] == name and r["scenario"] == sc and "error" not in r]
+            errors = [r["error"] for r in runs if r["server"] == name and r["scenario"] == sc and "error" in r]
+            if not ok:
+                summary.setdefault(sc, {})[name] = {"error": errors[0] if errors else "not run"}
+                continue
+            # Runs disturbed by other work count only when there is nothing else.
+            clean = [r for r in ok if not r.get("disturbed")]
+            ok = clean or ok
+            med = statistics.median_low(r[field] for r in ok)
+            pick = next(r for r in ok if r[field] == med)
+            entry = {k: v for k, v in pick.items() if k not in ("server", "scenario")}
+            entry["value"] = med
+            entry["repeats"] = [r[field] for r in ok]
+            if errors:
+                entry["failed_repeats"] = errors
+            summary.setdefault(sc, {})[name] = entry
+    for sc, per_server in summary.items():
+        ref = per_server.get(REFERENCE, {}).get("value")
+        for entry in per_server.values():
+            if "value" in entry and ref:
+                entry["ratio_to_c"] = round(entry["value"] / ref, 3)
+    return summary
+
+
+def fmt_num(v):
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.1f}"
+
+
+def table(summary, servers, duration):
+    lines = [f"{'scenario':<10} {'server':<17} {'result':>17} {'vs C':>6} {'srv CPU-s':>9} "
+             f"{'per srv CPU-s':>15} {'p50/p99 µs':>13} {'lg busy':>7}"]
+    for sc, per_server in summary.items():
+        _, field, unit, better = SCENARIOS[sc]
+        first = True
+        for name, label in servers.items():
+            e = per_server.get(name)
+            if e is None:
+                continue
+            head = sc if first else ""
+            first = False
+            if "error" in e:
+                lines.append(f"{head:<10} {label:<17} failed: {e['error'].splitlines()[0][:70]}")
+                continue
+            ratio = f"{e['ratio_to_c']:.2f}×" if "ratio_to_c" in e else "-"
+            cpu = e.get("server_cpu_s", -1)
+            cpu_s = f"{cpu:.2f}" if cpu is not None and cpu >= 0 else "-"
+            # the result per server CPU-second: how much work one second of the server's CPU buys
+            per_cpu = fmt_num(e["value"] * duration / cpu) + f" {unit.split('/')[0]}" if cpu and cpu > 0 else "-"
+            lat = f"{e['p50_us']:.0f}/{e['p99_us']:.0f}" if "p50_us" in e else ""
+            busy = f"{e['loadgen_busy']:.2f}" if "loadgen_busy" in e else ""
+            mark = "!" if e.get("disturbed") else " "
+            lines.append(f"{head:<10} {label:<17} {fmt_num(e['value']) + ' ' + unit:>17}{mark}{ratio:>6} "
+                         f"{cpu_s:>9} {per_cpu:>15} {lat:>13} {busy:>7}")
+    return "\n".join(lines)
+
+
+def ratio_matrix(summary, servers):
+    scs = list(summary)
+    lines = ["ratio to C on libuv (idle: memory, so lower is better)",
+             f"{'':<17}" + "".join(f"{sc:>10}" for sc in scs)]
+    for name, label in servers.items():
+        cells = []
+        for sc in scs:
+            e = summary[sc].get(name, {})
+            cells.append(f"{e['ratio_to_c']:.2f}" if "ratio_to_c" in e else "-")
+        lines.append(f"{label:<17}" + "".join(f"{c:>10}" for c in cells))
+    return "\n".join(lines)
+
+
+def callgrind_lines(cg, servers):
+    if not cg:
+        return ""
+    some = next((v for v in cg.values() if "rounds" in v), None)
+    how = (f"(Ir({some['rounds'][1]}) - Ir({some['rounds'][0]})) / {some['rounds'][1] - some['rounds'][0]}"
+           if some else "")
+    lines = [f"callgrind: server instructions per 64 B echo round trip, 1 connection, user space {how}"]
+    ref = cg.get(REFERENCE, {}).get("ir_per_round_trip")
+    for name, v in cg.items():
+        label = servers.get(name, SERVERS[name][0])
+        if "error" in v:
+            lines.append(f"  {label:<17} failed: {v['error'].splitlines()[0][:70]}")
+        else:
+            ratio = f"  ({v['ir_per_round_trip'] / ref:.2f}× C)" if ref else ""
+            lines.append(f"  {label:<17} {v['ir_per_round_trip']:>10,.0f} Ir{ratio}")
+    return "\n".join(lines)
+
+
+def targets(summary, cg):
+    """The issue's targets for iotnet, as measured. Reported only; nothing asserts them."""
+    get = lambda sc, name: summary.get(sc, {}).get(name, {}).get("value")
+    if not any(get(sc, "iotnet") is not None for sc in summary):
+        return ""
+    lines = ["iotnet targets"]
+
+    def check(what, ok, detail):
+        lines.append(f"  {'met  ' if ok else 'SHORT'} {what}: {detail}")
+
+    for peer in ("uvloop", "node"):
+        for sc in summary:
+            a, b = get(sc, "iotnet"), get(sc, peer)
+            if a is None or b is None:
+                continue
+            lower = SCENARIOS[sc][3] == "lower"
+            r = b / a if lower else a / b
+            check(f"≥ 1.0× {peer} on {sc}", r >= 1.0, f"{r:.2f}×")
+    for sc in ("echo100", "echo1000", "stream", "connrate"):
+        a, c = get(sc, "iotnet"), get(sc, REFERENCE)
+        if a is not None and c:
+            check(f"≥ 0.8× C on {sc}", a / c >= 0.8, f"{a / c:.2f}×")
+    idle = next((sc for sc in summary if is_idle(sc)), None)
+    if idle and get(idle, "iotnet") is not None:
+        b = get(idle, "iotnet")
+        check("≤ 1.5 KiB RSS per idle connection", b <= 1536, f"{b:,.0f} B")
+    a, b = get("echo1000", "iotnet"), get("echo100", "iotnet")
+    if a is not None and b:
+        # The C server's own ratio shows how much of the drop belongs to the kernel and the loadgen.
+        c1000, c100 = get("echo1000", REFERENCE), get("echo100", REFERENCE)
+        ref = f" (C on libuv: {c1000 / c100:.2f}×)" if c1000 and c100 else ""
+        check("echo1000 within 10 % of echo100 (round trips/s)", a >= 0.9 * b, f"{a / b:.2f}×{ref}")
+    return "\n".join(lines)
+
+
+def chart(summary, servers, path, title):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scs = list(summary)
+    cols = 3
+    rows = (len(scs) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.2 * rows), squeeze=False)
+    for ax, sc in zip(axes.flat, scs):
+        _, _, unit, better = SCENARIOS[sc]
+        names = [n for n in servers if "value" in summary[sc].get(n, {})]
+        values = [summary[sc][n]["value"] for n in names]
+        colors = ["#444444" if n == REFERENCE else "#d9541e" if n == "iotnet" else "#4a7fb5" for n in names]
+        ax.barh([servers[n] for n in names], values, color=colors)
+        ax.invert_yaxis()
+        ax.set_title(f"{sc} ({unit}, {better} is better)", fontsize=10)
+        for i, n in enumerate(names):
+            r = summary[sc][n].get("ratio_to_c")
+            ax.text(values[i], i, f" {fmt_num(values[i])}" + (f"  {r:.2f}×" if r else ""), va="center", fontsize=8)
+        ax.set_xlim(0, max(values or [1]) * 1.45)
+        ax.tick_params(labelsize=8)
+    for ax in list(axes.flat)[len(scs):]:
+        ax.axis("off")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def machine_info():
+    cpu = ""
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+
+    def version(cmd):
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout.strip() or None
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+
+    # Which iotnet was measured: the commit, and whether src/ or the example differ from it.
+    commit = version(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
+    if commit and version(["git", "-C", str(ROOT), "status", "--porcelain", "--", "src", "examples"]):
+        commit += "+changes"
+    return {"cpus": os.cpu_count(), "cpu_model": cpu, "kernel": platform.release(), "iotnet_commit": commit,
+            "python": platform.python_version(), "node": version(["node", "--version"]),
+            "libuv": version(["pkg-config", "--modversion", "libuv"]),
+            "uvloop": version([PY, "-c", "import uvloop; print(uvloop.__version__)"])}
+
+
+def raise_nofile(need):
+    """Servers and loadgen inherit this limit; the idle scenario needs 10,000 sockets in each."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < need:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (need, need))
+            return need
+        except (ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            return hard
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, need), hard))
+    return need
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="one repeat of a subset, shorter windows (~1 min)")
+    p.add_argument("--servers", help="comma-separated subset of: " + ", ".join(SERVERS))
+    p.add_argument("--scenarios", help="comma-separated subset of: " + ", ".join(SCENARIOS))
+    p.add_argument("--repeats", type=int, help="repeats per scenario (default 3, quick 1)")
+    p.add_argument("--warmup", type=float, help="seconds of warm-up (default 1, quick 0.5)")
+    p.add_argument("--duration", type=float, help="seconds measured (default 3, quick 1.5)")
+    p.add_argument("--no-callgrind", action="store_true", help="skip the callgrind instruction counts")
+    p.add_argument("--no-spin", action="store_true", help="let loadgen sleep in epoll_wait instead of polling")
+    p.add_argument("--budget", type=float, help="seconds the matrix may take, re-runs of disturbed runs "
+                   "included (default 420, quick 75)")
+    p.add_argument("--out", default=str(RESULTS / "latest"), help="results path without extension")
+    a = p.parse_args(argv)
+    a.servers = a.servers.split(",") if a.servers else list(SERVERS)
+    a.scenarios = a.scenarios.split(",") if a.scenarios else (QUICK_SCENARIOS if a.quick else list(SCENARIOS))
+    for name in a.servers:
+        if name not in SERVERS:
+            p.error(f"unknown server {name}")
+    for name in a.scenarios:
+        if name not in SCENARIOS:
+            p.error(f"unknown scenario {name}")
+    a.repeats = a.repeats or (1 if a.quick else 3)
+    a.warmup = a.warmup if a.warmup is not None else (0.5 if a.quick else 1.0)
+    a.duration = a.duration or (1.5 if a.quick else 3.0)
+    a.budget = a.budget or (75 if a.quick else 420)
+    return a
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if not LOADGEN.exists():
+        sys.exit("bench/bin/loadgen is not built: run `make bench` (or gcc -O2 -o bench/bin/loadgen bench/loadgen.c)")
+    started = time.monotonic()
+    bench = Bench(args)
+    limit = raise_nofile(10000 + 200)
+    if limit < 10000 + 200:
+        bench.idle_conns = max(100, limit - 200)
+        bench.notes.append(f"RLIMIT_NOFILE is {limit}: idle scenario uses {bench.idle_conns} connections")
+    servers = bench.available_servers()
+    load = wait_for_quiet(10)
+    if load >= 0.1:
+        bench.notes.append(f"the machine was busy before the run ({load:.2f} CPUs of other work): expect noise")
+        log(f"warning: other processes use {load:.2f} CPUs; results will be noisy")
+    if REFERENCE not in servers:
+        bench.notes.append("no C reference server: ratios are not computed")
+
+    runs = bench.run_matrix(servers, args.scenarios)
+    summary = summarize(runs, servers, args.scenarios)
+    disturbed = sum(1 for r in runs if r.get("disturbed"))
+    if disturbed:
+        bench.notes.append(f"{disturbed} run(s) were disturbed by other processes even after a retry")
+    cg = {} if args.no_callgrind else bench.callgrind(servers)
+    elapsed = time.monotonic() - started
+
+    info = machine_info()
+    header = (f"iotnet bench ({info['iotnet_commit'] or 'no git'}): {info['cpus']} CPUs ({info['cpu_model']}), "
+              f"Linux {info['kernel']}, "
+              + ("server on CPU 0, loadgen on CPU 1" if bench.pinning else "not pinned")
+              + f"; {args.warmup:g} s warm-up, {args.duration:g} s measured, "
+              + (f"median of {args.repeats}" if args.repeats > 1 else "1 repeat"))
+    text = "\n\n".join(filter(None, [
+        header, table(summary, servers, args.duration), ratio_matrix(summary, servers),
+        callgrind_lines(cg, servers), targets(summary, cg),
+        "\n".join("note: " + n for n in bench.notes),
+        "columns: srv CPU-s = CPU seconds the server used in the measured window (its ceiling is the window "
+        f"length, {args.duration:g} s: one core); per srv CPU-s = result per second of server CPU; "
+        "lg busy = share of the window the load generator was working (near 1: it was the bottleneck); "
+        "! = other processes used the CPUs during that run."]))
+    print(text, flush=True)
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    doc = {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": info, "pinned": bench.pinning,
+           "settings": {"repeats": args.repeats, "warmup_s": args.warmup, "duration_s": args.duration,
+                        "quick": args.quick, "idle_conns": bench.idle_conns},
+           "servers": servers, "notes": bench.notes, "summary": summary, "callgrind": cg, "runs": runs,
+           "elapsed_s": round(elapsed, 1), "table": text}
+    out.with_suffix(".json").write_text(json.dumps(doc, indent=1) + "\n")
+    try:
+        chart(summary, servers, out.with_suffix(".png"), header)
+    except ImportError:
+        log("matplotlib is not installed: no chart (pip install -r bench/requirements.txt)")
+    log(f"wrote {out.with_suffix('.json').relative_to(ROOT) if out.is_relative_to(ROOT) else out}"
+        f" and .png in {elapsed:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
