@@ -11,7 +11,8 @@ import iotnet
 
 
 def on_connection(sock):
-    sock.pipe(sock)          # memory-safe echo: pauses reading while the peer is slow
+    sock.on("error", lambda err: None)   # a peer's reset: 'close' follows, the server goes on
+    sock.pipe(sock)                      # memory-safe echo: pauses reading while the peer is slow
 
 
 def main():
@@ -21,7 +22,7 @@ def main():
     # started us in the background had it ignored.
     signal.signal(signal.SIGTERM, lambda signum, frame: iotnet.stop())
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    server = iotnet.createServer(on_connection)
+    server = iotnet.createServer({"noDelay": True}, on_connection)
     server.listen(port, host, lambda: print("listening on", server.address()["port"], flush=True))
     try:
         iotnet.run()

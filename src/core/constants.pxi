@@ -1,7 +1,7 @@
 # Every tunable number of the core, with its unit in its name.
 
 cdef enum:
-    READ_BUFFER_BYTES = 65536             # the loop's one read buffer; one read() fills at most this
+    READ_BUFFER_BYTES = 262144            # the loop's one read buffer; one read() fills at most this
     INLINE_WRITE_BUFS = 4                 # uv_buf_t slots inside a write request before a heap array
     WRITE_REQ_FREELIST_MAX = 256          # write requests kept for reuse
 
