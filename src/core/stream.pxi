@@ -113,15 +113,25 @@ def _call_each_later(list callbacks, object arg):
 
 cdef class Stream(EventEmitter):
     """The part of Socket that moves bytes (see Socket)."""
+    # What a read -> 'data' -> write() round touches comes first, so it shares cache lines.
     cdef uv_stream_t* handle
+    cdef tuple data_listeners        # the 'data' listeners, cached for the read callback
+    cdef object decoder
+    cdef list held_chunks            # chunks read while no 'data' listener exists
+    cdef list queued                 # bytes/memoryviews for the next uv_write
+    cdef uint64_t bytes_read
+    cdef uint64_t bytes_written
+    cdef uint64_t idle_timeout_ms
+    cdef Py_ssize_t high_water_mark
+    cdef bint connected
+    cdef bint ending                 # end() was called: no more writes
+    cdef bint is_destroyed           # destroy() ran: no more I/O, 'close' is on its way
+    cdef bint write_in_flight
+    # the connection's life
     cdef bint is_pipe
     cdef bint refed
     cdef bint allow_half_open
-    cdef Py_ssize_t high_water_mark
-    # the connection's life
     cdef bint is_connecting
-    cdef bint connected
-    cdef bint is_destroyed           # destroy() ran: no more I/O, 'close' is on its way
     cdef bint closed                 # 'close' was emitted
     cdef bint emit_close_when_handle_closed
     cdef bint had_error
@@ -134,30 +144,21 @@ cdef class Stream(EventEmitter):
     cdef bint readable_ended         # the peer's EOF was read
     cdef bint end_emitted
     cdef bint held_delivery_scheduled
-    cdef tuple data_listeners        # the 'data' listeners, cached for the read callback
-    cdef list held_chunks            # chunks read while no 'data' listener exists
     cdef Py_ssize_t held_bytes
-    cdef object decoder
     # writing
-    cdef bint ending                 # end() was called: no more writes
     cdef bint shutdown_started
     cdef bint finished               # 'finish' was emitted
     cdef bint need_drain
-    cdef bint write_in_flight
-    cdef list queued                 # bytes/memoryviews for the next uv_write
+    cdef bint idle_timer_fired
     cdef list queued_callbacks       # parallel to queued
     cdef Py_ssize_t queued_bytes
     cdef list inflight               # kept alive while libuv writes them
     cdef list inflight_callbacks
     cdef Py_ssize_t inflight_bytes
     cdef list end_callbacks
-    cdef uint64_t bytes_read
-    cdef uint64_t bytes_written
     # idle timeout
     cdef uv_timer_t* idle_timer
-    cdef uint64_t idle_timeout_ms
     cdef uint64_t last_activity_ms
-    cdef bint idle_timer_fired
     cdef list pipes                  # the _Pipe of each pipe() (usually none or one)
 
     def __cinit__(self, *args, **kwargs):
