@@ -10,9 +10,13 @@ import sys
 import iotnet
 
 
+def ignore_error(err):
+    """A peer's reset: 'close' follows and the server goes on."""
+
+
 def on_connection(sock):
-    sock.on("error", lambda err: None)   # a peer's reset: 'close' follows, the server goes on
-    sock.pipe(sock)                      # memory-safe echo: pauses reading while the peer is slow
+    sock.on("error", ignore_error)
+    sock.pipe(sock)          # memory-safe echo: pauses reading while the peer is slow
 
 
 def main():

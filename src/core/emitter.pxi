@@ -8,7 +8,7 @@ cdef class _OnceListener:
     cdef object emitter
     cdef object name
     cdef readonly object listener
-    cdef bint fired
+    cdef unsigned char fired
 
     def __call__(self, *args):
         if self.fired:

@@ -51,8 +51,8 @@ cdef uv_poll_t _signal_poll
 
 
 cdef class Loop:
-    cdef bint running
-    cdef bint stop_requested
+    cdef unsigned char running
+    cdef unsigned char stop_requested
     cdef list errors                  # exceptions from callbacks, the first is raised by run()
     cdef object uncaught_handler
     cdef object ticks                 # deque of (fn, args): Node's nextTick queue

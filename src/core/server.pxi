@@ -3,19 +3,19 @@
 cdef class Server(EventEmitter):
     """A TCP or Unix-domain listening socket: Node's net.Server."""
     cdef uv_stream_t* handle
-    cdef bint is_pipe
-    cdef bint refed
-    cdef bint is_listening
-    cdef bint close_requested
-    cdef bint handle_closing
+    cdef unsigned char is_pipe
+    cdef unsigned char refed
+    cdef unsigned char is_listening
+    cdef unsigned char close_requested
+    cdef unsigned char handle_closing
     cdef dict pending_listen         # the listen() spec while its host name is resolved
     cdef object pipe_path
     cdef Py_ssize_t connections
     cdef public object maxConnections
-    cdef bint allow_half_open
-    cdef bint pause_on_connect
-    cdef bint no_delay
-    cdef bint keep_alive
+    cdef unsigned char allow_half_open
+    cdef unsigned char pause_on_connect
+    cdef unsigned char no_delay
+    cdef unsigned char keep_alive
     cdef uint64_t keep_alive_delay_ms
     cdef Py_ssize_t high_water_mark
 
@@ -253,7 +253,7 @@ cdef class Server(EventEmitter):
 
     @property
     def listening(self):
-        return self.is_listening
+        return bool(self.is_listening)
 
     @property
     def max_connections(self):

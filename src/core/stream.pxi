@@ -123,33 +123,33 @@ cdef class Stream(EventEmitter):
     cdef uint64_t bytes_written
     cdef uint64_t idle_timeout_ms
     cdef Py_ssize_t high_water_mark
-    cdef bint connected
-    cdef bint ending                 # end() was called: no more writes
-    cdef bint is_destroyed           # destroy() ran: no more I/O, 'close' is on its way
-    cdef bint write_in_flight
+    cdef unsigned char connected
+    cdef unsigned char ending                 # end() was called: no more writes
+    cdef unsigned char is_destroyed           # destroy() ran: no more I/O, 'close' is on its way
+    cdef unsigned char write_in_flight
     # the connection's life
-    cdef bint is_pipe
-    cdef bint refed
-    cdef bint allow_half_open
-    cdef bint is_connecting
-    cdef bint closed                 # 'close' was emitted
-    cdef bint emit_close_when_handle_closed
-    cdef bint had_error
+    cdef unsigned char is_pipe
+    cdef unsigned char refed
+    cdef unsigned char allow_half_open
+    cdef unsigned char is_connecting
+    cdef unsigned char closed                 # 'close' was emitted
+    cdef unsigned char emit_close_when_handle_closed
+    cdef unsigned char had_error
     cdef object destroy_error
     cdef object server               # the Server that accepted this socket
     # reading
-    cdef bint reading                # uv_read_start is in effect
-    cdef bint paused                 # pause() (by the user or by pipe backpressure)
-    cdef bint flowing                # resume() ran: chunks flow even with no 'data' listener
-    cdef bint readable_ended         # the peer's EOF was read
-    cdef bint end_emitted
-    cdef bint held_delivery_scheduled
+    cdef unsigned char reading                # uv_read_start is in effect
+    cdef unsigned char paused                 # pause() (by the user or by pipe backpressure)
+    cdef unsigned char flowing                # resume() ran: chunks flow even with no 'data' listener
+    cdef unsigned char readable_ended         # the peer's EOF was read
+    cdef unsigned char end_emitted
+    cdef unsigned char held_delivery_scheduled
     cdef Py_ssize_t held_bytes
     # writing
-    cdef bint shutdown_started
-    cdef bint finished               # 'finish' was emitted
-    cdef bint need_drain
-    cdef bint idle_timer_fired
+    cdef unsigned char shutdown_started
+    cdef unsigned char finished               # 'finish' was emitted
+    cdef unsigned char need_drain
+    cdef unsigned char idle_timer_fired
     cdef list queued_callbacks       # parallel to queued
     cdef Py_ssize_t queued_bytes
     cdef list inflight               # kept alive while libuv writes them
@@ -609,7 +609,7 @@ cdef class Stream(EventEmitter):
         return self
 
     def isPaused(self):
-        return self.paused
+        return bool(self.paused)
 
     def setEncoding(self, encoding='utf8'):
         """From now on 'data' gives str; characters split across reads are kept whole."""
@@ -704,19 +704,19 @@ cdef class Stream(EventEmitter):
 
     @property
     def connecting(self):
-        return self.is_connecting
+        return bool(self.is_connecting)
 
     @property
     def pending(self):
-        return not self.connected or self.is_connecting
+        return bool(not self.connected or self.is_connecting)
 
     @property
     def destroyed(self):
-        return self.is_destroyed
+        return bool(self.is_destroyed)
 
     @property
     def allowHalfOpen(self):
-        return self.allow_half_open
+        return bool(self.allow_half_open)
 
     @property
     def readable(self):
@@ -744,7 +744,7 @@ cdef class Stream(EventEmitter):
 
     @property
     def writableNeedDrain(self):
-        return self.need_drain
+        return bool(self.need_drain)
 
     destroy_soon = destroySoon
     is_paused = isPaused
@@ -757,8 +757,8 @@ cdef class _Pipe:
     no argument tuple per chunk)."""
     cdef Stream source
     cdef object destination
-    cdef bint end_destination
-    cdef bint paused_source
+    cdef unsigned char end_destination
+    cdef unsigned char paused_source
 
     def on_data(self, chunk):
         cdef bint flowing

@@ -14,8 +14,8 @@ cdef class Socket(Stream):
     cdef object current_address
     cdef object local_address
     cdef int local_port
-    cdef bint no_delay
-    cdef bint keep_alive
+    cdef unsigned char no_delay
+    cdef unsigned char keep_alive
     cdef uint64_t keep_alive_delay_ms
 
     def __init__(self, options=None, **kwargs):

@@ -9,8 +9,8 @@ cdef class Timer:
     cdef object callback
     cdef tuple args
     cdef uint64_t delay_ms
-    cdef bint repeat
-    cdef bint refed
+    cdef unsigned char repeat
+    cdef unsigned char refed
     cdef object __weakref__
 
     def __init__(self, *args, **kwargs):
@@ -52,7 +52,7 @@ cdef class Timer:
         return self
 
     def hasRef(self):
-        return self.refed
+        return bool(self.refed)
 
     def refresh(self):
         """Starts the timer again from now with its delay (also after a timeout has fired)."""
@@ -113,8 +113,8 @@ cdef class Immediate:
     """What setImmediate returns: ref(), unref(), hasRef()."""
     cdef object callback
     cdef tuple args
-    cdef bint cleared
-    cdef bint refed
+    cdef unsigned char cleared
+    cdef unsigned char refed
 
     def __init__(self, *args, **kwargs):
         raise TypeError('use iotnet.setImmediate()')
@@ -132,7 +132,7 @@ cdef class Immediate:
         return self
 
     def hasRef(self):
-        return self.refed
+        return bool(self.refed)
 
     has_ref = hasRef
 
