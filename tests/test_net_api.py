@@ -394,3 +394,58 @@ def test_bad_write_and_encoding_arguments():
         iotnet.createServer().listen(0, "127.0.0.1", 511, "not callable")
     sock.destroy()
     run_bounded(5)
+
+
+def test_echo_round_passes_through_no_python_frame_of_iotnet():
+    """The hot path read -> 'data' listeners -> write() lives in C: while 2,000 chunks are echoed
+    (by `sock.on('data', sock.write)` and by `sock.pipe(sock)`), no Python function of the iotnet
+    package runs."""
+    import os
+    import sys
+
+    package_dir = os.path.dirname(iotnet.__file__)
+    iotnet_frames = []
+    rounds = 1000
+
+    def profiler(frame, event, arg):
+        if event == "call" and frame.f_code.co_filename.startswith(package_dir):
+            iotnet_frames.append(frame.f_code.co_name)
+
+    def on_connection(sock):
+        if len(connections) == 0:
+            sock.on("data", sock.write)
+        else:
+            sock.pipe(sock)
+        connections.append(sock)
+
+    connections = []
+    server = iotnet.createServer(on_connection)
+
+    def run_client(port, done):
+        client = iotnet.connect(port, "127.0.0.1")
+        count = [0]
+
+        def on_data(chunk):
+            count[0] += 1
+            if count[0] == rounds:
+                sys.setprofile(None)
+                client.end()
+            else:
+                client.write(b"ping")
+
+        def on_connect():
+            sys.setprofile(profiler)
+            client.write(b"ping")
+
+        client.on("connect", on_connect)
+        client.on("data", on_data)
+        client.on("close", lambda had_error: done())
+
+    def second_client():
+        run_client(server.address()["port"], server.close)
+
+    listen_local(server, lambda port: run_client(port, second_client))
+    run_bounded(30)
+    sys.setprofile(None)
+    assert len(connections) == 2
+    assert iotnet_frames == []
