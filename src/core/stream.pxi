@@ -515,7 +515,7 @@ cdef class Stream(EventEmitter):
                 self._emit1('error', self.destroy_error)
         finally:
             try:
-                self._emit1('close', self.had_error)
+                self._emit1('close', bool(self.had_error))
             finally:
                 if server is not None:
                     (<Server>server)._connection_closed()
