@@ -18,7 +18,9 @@ cdef extern from "Python.h":
 cdef uv_loop_t* _uv_loop = uv_default_loop()
 
 # The loop's one read buffer: handed out by the alloc callback, released by the read callback.
-cdef char _read_buffer[READ_BUFFER_BYTES]
+# A heap block of its own (glibc maps it apart), not a static array: next to the module's other
+# globals a static one made echo throughput swing between two levels from run to run.
+cdef char* _read_buffer = <char*>PyMem_RawMalloc(READ_BUFFER_BYTES)
 cdef bint _read_buffer_in_use = False
 
 # The GIL policy: run() calls uv_run holding the GIL; a prepare handle drops it right before
@@ -64,6 +66,8 @@ cdef class Loop:
     cdef object loop_thread_id
 
     def __cinit__(self):
+        if _read_buffer == NULL:
+            raise MemoryError('iotnet: no memory for the read buffer')
         self.errors = []
         self.ticks = _collections.deque()
         self.immediates = []
