@@ -85,11 +85,7 @@ step "auditwheel repair --plat auto (bundles /usr/lib/$TRIPLET/libuv.so.1)"
 auditwheel repair --plat auto -w wheelhouse "$WHEEL"
 REPAIRED=$(ls wheelhouse/iotnet-*manylinux*_aarch64.whl)
 
-step "auditwheel show $REPAIRED (after repair: no external libraries left)"
-auditwheel -v show "$REPAIRED" 2>/dev/null
-echo
-unzip -l "$REPAIRED" | grep -E '\.so|\.libs/'
-check_wheel "$REPAIRED"
+show_repaired_and_check "$REPAIRED"
 
 step "smoke test under qemu-aarch64-static with Debian's arm64 Python $PYVER, in a fresh venv"
 QEMU=(qemu-aarch64-static -L "$ROOT/$SYSROOT")

@@ -25,11 +25,7 @@ step "auditwheel repair --plat auto"
 auditwheel repair --plat auto -w wheelhouse "$WHEEL"
 REPAIRED=$(ls wheelhouse/iotnet-*manylinux*_"$ARCH".whl)
 
-step "auditwheel show $REPAIRED (after repair: no external libraries left)"
-auditwheel -v show "$REPAIRED" 2>/dev/null
-echo
-unzip -l "$REPAIRED" | grep -E '\.so|\.libs/'
-check_wheel "$REPAIRED"
+show_repaired_and_check "$REPAIRED"
 
 step "smoke test: the wheel in a fresh virtualenv, run from outside the source tree"
 TMP=$(mktemp -d /tmp/iotnet-wheel.XXXXXX)

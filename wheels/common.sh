@@ -31,3 +31,14 @@ check_wheel() {
     step "check-wheel-contents $(basename "$1")"
     check-wheel-contents --ignore W009,W010 "$1"
 }
+
+# After auditwheel repair: what the wheel now carries, then the package checks.
+show_repaired_and_check() {
+    local wheel=$1
+    step "auditwheel show $wheel (after repair: no external libraries left)"
+    auditwheel -v show "$wheel" 2>/dev/null
+    echo
+    unzip -l "$wheel" | grep -E '\.so|\.libs/'
+    check_wheel "$wheel"
+}
+
