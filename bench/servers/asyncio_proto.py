@@ -24,25 +24,31 @@ class EchoProtocol(asyncio.Protocol):
         self.transport.resume_reading()
 
 
-async def serve(port, host):
+async def serve_until_signal(start_server):
+    """Starts a server with `await start_server()`, prints its port, runs until SIGTERM/SIGINT."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    # backlog 511, as libuv and Node use; asyncio's own default (100) overflows under connect storms.
-    # asyncio sets TCP_NODELAY on accepted sockets itself, as the other servers do explicitly.
-    server = await loop.create_server(EchoProtocol, host, port, backlog=511)
+    server = await start_server()
     print("listening on", server.sockets[0].getsockname()[1], flush=True)
     await stop.wait()
     server.close()
 
 
-def main(loop_factory=None):
+def main(start_server, loop_factory=None):
+    """Runs `start_server(port, host)` from the command line until a signal ends it."""
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
     host = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(serve(port, host))
+        runner.run(serve_until_signal(lambda: start_server(port, host)))
+
+
+def start_protocol_server(port, host):
+    # backlog 511, as libuv and Node use; asyncio's own default (100) overflows under connect storms.
+    # asyncio sets TCP_NODELAY on accepted sockets itself, as the other servers do explicitly.
+    return asyncio.get_running_loop().create_server(EchoProtocol, host, port, backlog=511)
 
 
 if __name__ == "__main__":
-    main()
+    main(start_protocol_server)

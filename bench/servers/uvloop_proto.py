@@ -4,7 +4,7 @@ usage: python uvloop_proto.py PORT [HOST]   (prints "listening on PORT"; SIGTERM
 """
 import uvloop
 
-from asyncio_proto import main
+from asyncio_proto import main, start_protocol_server
 
 if __name__ == "__main__":
-    main(loop_factory=uvloop.new_event_loop)
+    main(start_protocol_server, loop_factory=uvloop.new_event_loop)
