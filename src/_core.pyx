@@ -18,4 +18,12 @@ include "core/stream.pxi"
 include "core/tcp.pxi"
 include "core/server.pxi"
 
-UV_VERSION_HEX_BUILT = UV_VERSION_HEX
+_alias_properties(Stream, {
+    'bytes_read': 'bytesRead', 'bytes_written': 'bytesWritten',
+    'writable_length': 'writableLength', 'allow_half_open': 'allowHalfOpen',
+    'ready_state': 'readyState', 'writable_need_drain': 'writableNeedDrain'})
+_alias_properties(Socket, {
+    'remote_address': 'remoteAddress', 'remote_family': 'remoteFamily',
+    'remote_port': 'remotePort', 'local_address': 'localAddress',
+    'local_family': 'localFamily', 'local_port': 'localPort'})
+_alias_properties(Server, {'max_connections': 'maxConnections'})

@@ -133,6 +133,7 @@ cdef extern from "uv.h" nogil:
 
     ctypedef struct uv_connect_t:
         void* data
+        uv_stream_t* handle
 
     ctypedef struct uv_shutdown_t:
         void* data

@@ -32,17 +32,27 @@ cdef tuple _sockaddr_tuple(const sockaddr* addr):
 
 
 cdef class _Lookup:
-    """One uv_getaddrinfo in flight; calls callback(status, [(family, address), ...])."""
+    """One name resolution: calls callback(lookup, status, [(family, address), ...]).
+
+    Its owner keeps the lookup it is waiting for and ignores any other, so the answer to an
+    abandoned lookup never acts on the owner's next attempt.
+    """
     cdef object callback
 
 
-cdef void _lookup(str host, int family, object callback) except *:
+cdef _Lookup _lookup(str host, int family, object callback):
+    """Resolves host in libuv's thread pool; an IP literal answers itself on a later tick
+    (whatever `family` says, as in Node)."""
+    cdef _Lookup lookup = _Lookup.__new__(_Lookup)
+    lookup.callback = callback
+    cdef int literal = _ip_family(host)
+    if literal:
+        _loop.ticks.append((callback, (lookup, 0, [(literal, host)])))
+        return lookup
     cdef addrinfo hints
     memset(&hints, 0, sizeof(hints))
     hints.ai_family = AF_INET if family == 4 else AF_INET6 if family == 6 else AF_UNSPEC
     hints.ai_socktype = SOCK_STREAM
-    cdef _Lookup lookup = _Lookup.__new__(_Lookup)
-    lookup.callback = callback
     cdef bytes name = host.encode('utf-8', 'replace')
     cdef uv_getaddrinfo_t* req = <uv_getaddrinfo_t*>_new_request(sizeof(uv_getaddrinfo_t))
     req.data = <void*>lookup
@@ -51,7 +61,8 @@ cdef void _lookup(str host, int family, object callback) except *:
     if status < 0:
         Py_DECREF(lookup)
         _free_request(req)
-        _loop.ticks.append((callback, (status, [])))
+        _loop.ticks.append((callback, (lookup, status, [])))
+    return lookup
 
 
 cdef void _on_getaddrinfo(uv_getaddrinfo_t* req, int status, addrinfo* result) noexcept:
@@ -71,7 +82,7 @@ cdef void _on_getaddrinfo(uv_getaddrinfo_t* req, int status, addrinfo* result) n
             item = item.ai_next
         if result != NULL:
             uv_freeaddrinfo(result)
-        lookup.callback(status, addresses)
+        lookup.callback(lookup, status, addresses)
     except BaseException as exc:
         _loop.report(exc)
     _loop.after_callback()

@@ -51,25 +51,46 @@ cdef class EventEmitter:
         _check_listener(listener)
         if self._events is None:
             self._events = {}
+        elif 'newListener' in self._events:
+            # Node emits it before the listener is added, with the user's function.
+            self._emit(u'newListener', (name, _unwrap(listener)))
         current = self._events.get(name, ())
         self._events[name] = (listener,) + current if prepend else current + (listener,)
         self._listeners_changed(name)
 
-    cdef bint _remove(self, object name, object listener):
+    cdef bint _remove(self, object name, object listener) except -1:
         """Removes the most recently added occurrence of `listener` (or its once() wrapper)."""
         cdef tuple current = self._get(name)
         cdef Py_ssize_t i
         for i in range(len(current) - 1, -1, -1):
             item = current[i]
             if item is listener or item == listener or _unwrap(item) == listener:
-                rest = current[:i] + current[i + 1:]
-                if rest:
-                    self._events[name] = rest
-                else:
-                    del self._events[name]
-                self._listeners_changed(name)
+                self._remove_at(name, current, i)
                 return True
         return False
+
+    cdef _remove_at(self, object name, tuple current, Py_ssize_t i):
+        item = current[i]
+        rest = current[:i] + current[i + 1:]
+        if rest:
+            self._events[name] = rest
+        else:
+            del self._events[name]
+        self._listeners_changed(name)
+        if 'removeListener' in self._events:
+            # Node emits it after the listener is gone, with the user's function.
+            self._emit(u'removeListener', (name, _unwrap(item)))
+
+    cdef _remove_all(self, object name):
+        """Removes the listeners of `name` newest first, each with its 'removeListener'."""
+        cdef tuple current = self._get(name)
+        while current:
+            if 'removeListener' not in self._events:
+                del self._events[name]
+                self._listeners_changed(name)
+                return
+            self._remove_at(name, current, len(current) - 1)
+            current = self._get(name)
 
     cdef _once_wrapper(self, object name, object listener):
         cdef _OnceListener wrapper = _OnceListener.__new__(_OnceListener)
@@ -79,32 +100,50 @@ cdef class EventEmitter:
         return wrapper
 
     cdef bint _emit(self, object name, tuple args) except -1:
+        """emit(): a listener's exception propagates to the caller, as in Node."""
         cdef tuple listeners = self._get(name)
         if not listeners:
             if name == 'error':
-                _raise_unhandled_error(args)
+                raise _unhandled_error(args)
             return False
         for listener in listeners:
             listener(*args)
         return True
 
-    cdef bint _emit0(self, object name) except -1:
-        cdef tuple listeners = self._get(name)
-        if not listeners:
-            return False
-        for listener in listeners:
-            listener()
-        return True
+    # The events the core emits: a listener that raises is reported to the loop (raised from
+    # run() or given to on_uncaught_exception) and the other listeners, and the core's own work
+    # after the emit, go on. An 'error' nobody listens to is reported the same way.
 
-    cdef bint _emit1(self, object name, object arg) except -1:
+    cdef void _emit_event(self, object name, tuple args):
         cdef tuple listeners = self._get(name)
         if not listeners:
             if name == 'error':
-                _raise_unhandled_error((arg,))
-            return False
+                _loop.report(_unhandled_error(args))
+            return
         for listener in listeners:
-            listener(arg)
-        return True
+            try:
+                listener(*args)
+            except BaseException as exc:
+                _loop.report(exc)
+
+    cdef void _emit_event0(self, object name):
+        cdef tuple listeners = self._get(name)
+        for listener in listeners:
+            try:
+                listener()
+            except BaseException as exc:
+                _loop.report(exc)
+
+    cdef void _emit_event1(self, object name, object arg):
+        cdef tuple listeners = self._get(name)
+        if not listeners and name == 'error':
+            _loop.report(_unhandled_error((arg,)))
+            return
+        for listener in listeners:
+            try:
+                listener(arg)
+            except BaseException as exc:
+                _loop.report(exc)
 
     def on(self, name, listener):
         """Adds `listener` for event `name`; returns self."""
@@ -132,11 +171,15 @@ cdef class EventEmitter:
         return self
 
     def removeAllListeners(self, name=None):
+        """Removes the listeners of `name` (of every event when None); returns self."""
         if self._events is not None:
-            names = list(self._events) if name is None else [name]
-            for each in names:
-                if self._events.pop(each, None) is not None:
-                    self._listeners_changed(each)
+            if name is not None:
+                self._remove_all(name)
+            else:
+                # As in Node: 'removeListener' listeners go last, so they hear the others go.
+                for each in [n for n in self._events if n != 'removeListener']:
+                    self._remove_all(each)
+                self._remove_all(u'removeListener')
         return self
 
     def emit(self, name, *args):
@@ -167,8 +210,22 @@ cdef class EventEmitter:
     event_names = eventNames
 
 
-cdef _raise_unhandled_error(tuple args):
+cdef object _unhandled_error(tuple args):
+    """What an 'error' with no listener raises: the error itself, as in Node."""
     err = args[0] if args else None
     if isinstance(err, BaseException):
-        raise err
-    raise NetError('ERR_UNHANDLED_ERROR', f"Unhandled error. ({err!r})")
+        return err
+    return NetError('ERR_UNHANDLED_ERROR', f"Unhandled error. ({err!r})")
+
+
+from cpython.object cimport PyObject, PyTypeObject
+from cpython.type cimport PyType_Modified
+
+
+cdef _alias_properties(type cls, dict aliases):
+    """Gives each property of an extension type its PEP 8 name: the same descriptor object
+    (a cdef class body cannot name its own properties)."""
+    cdef dict namespace = <dict>(<PyTypeObject*>cls).tp_dict
+    for alias, name in aliases.items():
+        namespace[alias] = namespace[name]
+    PyType_Modified(cls)

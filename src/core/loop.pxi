@@ -11,6 +11,7 @@ import traceback as _traceback
 
 cdef extern from "Python.h":
     int PyErr_CheckSignals() except -1
+    unsigned long PyThread_get_thread_ident() nogil
     ctypedef struct PyThreadState
     PyThreadState* PyEval_SaveThread() nogil
     void PyEval_RestoreThread(PyThreadState*) nogil
@@ -63,7 +64,7 @@ cdef class Loop:
     cdef object threadsafe_calls      # deque of (fn, args) appended by other threads
     cdef object signal_reader         # socketpair: Python's wakeup fd writes, the loop polls
     cdef object signal_writer
-    cdef object loop_thread_id
+    cdef unsigned long thread_ident   # the thread inside run(), while running
 
     def __cinit__(self):
         if _read_buffer == NULL:
@@ -102,6 +103,8 @@ cdef class Loop:
             self.run_ticks()
 
     cdef void run_ticks(self) noexcept:
+        """Drains the queue; after an exception that run() will raise, the rest waits for the
+        next run() (the handler of on_uncaught_exception lets it go on at once)."""
         ticks = self.ticks
         while ticks:
             fn, args = ticks.popleft()
@@ -109,7 +112,18 @@ cdef class Loop:
                 fn(*args)
             except BaseException as exc:
                 self.report(exc)
-                return
+                if self.errors:
+                    return
+
+    cdef void run_threadsafe_calls(self) noexcept:
+        calls = self.threadsafe_calls
+        while calls:
+            fn, args = calls.popleft()
+            try:
+                fn(*args)
+            except BaseException as exc:
+                self.report(exc)
+            self.after_callback()
 
     # -- immediates -----------------------------------------------------------------------------
 
@@ -145,11 +159,12 @@ cdef class Loop:
                 immediate.callback(*immediate.args)
             except BaseException as exc:
                 self.report(exc)
-                # Not lost: the rest of this batch runs first on the next iteration.
-                self.immediates[0:0] = batch[i + 1:]
-                break
-            finally:
-                self.after_callback()
+                if self.errors:
+                    # Not lost: the rest of this batch runs first in the next run().
+                    self.after_callback()
+                    self.immediates[0:0] = batch[i + 1:]
+                    break
+            self.after_callback()
         if not self.immediates:
             uv_check_stop(&_immediate_check)
             uv_idle_stop(&_immediate_idle)
@@ -181,9 +196,13 @@ cdef class Loop:
 
     cdef run(self):
         if self.running:
+            if PyThread_get_thread_ident() != self.thread_ident:
+                raise RuntimeError('iotnet.run() is already running in another thread; the '
+                                   'loop belongs to that thread')
             raise RuntimeError('iotnet.run() is already running; it cannot be called from a '
                                'callback')
         self.running = True
+        self.thread_ident = PyThread_get_thread_ident()
         self.stop_requested = False
         old_wakeup_fd = None
         watching = False
@@ -191,6 +210,8 @@ cdef class Loop:
             old_wakeup_fd = self.watch_signals()
             watching = old_wakeup_fd is not None
             self.run_ticks()
+            if not self.errors:
+                self.run_threadsafe_calls()       # posted before run(): they run in this one
             while not self.errors and not self.stop_requested:
                 if not _run_uv_until_idle_or_stopped():
                     break
@@ -236,14 +257,7 @@ cdef void _on_immediate_idle(uv_idle_t* handle) noexcept nogil:
 
 cdef void _on_threadsafe_async(uv_async_t* handle) noexcept:
     _hold_gil()
-    calls = _loop.threadsafe_calls
-    while calls:
-        fn, args = calls.popleft()
-        try:
-            fn(*args)
-        except BaseException as exc:
-            _loop.report(exc)
-        _loop.after_callback()
+    _loop.run_threadsafe_calls()
 
 
 cdef void _on_signal_poll(uv_poll_t* handle, int status, int events) noexcept:
@@ -263,8 +277,17 @@ def run():
     _loop.run()
 
 
+cdef inline int _check_loop_thread() except -1:
+    """Everything but call_soon_threadsafe belongs to the thread inside run() while it runs."""
+    if _loop.running and PyThread_get_thread_ident() != _loop.thread_ident:
+        raise RuntimeError('iotnet: this call belongs to the thread running iotnet.run(); '
+                           'from another thread use iotnet.call_soon_threadsafe()')
+    return 0
+
+
 def stop():
     """Makes run() return after the current loop iteration."""
+    _check_loop_thread()
     if _loop.running:
         _loop.stop_requested = True
         uv_stop(_uv_loop)
@@ -272,6 +295,7 @@ def stop():
 
 def nextTick(callback, *args):
     """Runs callback(*args) after the current callback, before any I/O or timer."""
+    _check_loop_thread()
     _loop.ticks.append((_check_callable(callback, 'callback'), args))
 
 
@@ -283,6 +307,7 @@ def call_soon_threadsafe(callback, *args):
 
 def on_uncaught_exception(handler):
     """Installs handler(exc) for exceptions from callbacks (None restores raising from run())."""
+    _check_loop_thread()
     if handler is not None:
         _check_callable(handler, 'handler')
     _loop.uncaught_handler = handler

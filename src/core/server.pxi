@@ -9,9 +9,12 @@ cdef class Server(EventEmitter):
     cdef unsigned char close_requested
     cdef unsigned char handle_closing
     cdef dict pending_listen         # the listen() spec while its host name is resolved
+    cdef _Lookup pending_lookup      # that resolution; any other answer is ignored
     cdef object pipe_path
-    cdef Py_ssize_t connections
-    cdef public object maxConnections
+    cdef Py_ssize_t connections      # accepted sockets not destroyed (getConnections)
+    cdef Py_ssize_t open_connections # accepted sockets whose 'close' is still to come
+    cdef object max_connections_value
+    cdef Py_ssize_t connection_limit # maxConnections as a number; 0: no limit
     cdef unsigned char allow_half_open
     cdef unsigned char pause_on_connect
     cdef unsigned char no_delay
@@ -42,6 +45,7 @@ cdef class Server(EventEmitter):
 
     def listen(self, *args, **kwargs):
         """listen(port=0, host=None, backlog=511, listener) or listen(options, listener)."""
+        _check_loop_thread()
         spec, listener = _args.listen_args(args, kwargs)
         if self.handle != NULL or self.pending_listen is not None:
             raise net_error('ERR_SERVER_ALREADY_LISTEN')
@@ -68,7 +72,7 @@ cdef class Server(EventEmitter):
                     self._listen_failed(status, host, spec['port'])
             else:
                 self.pending_listen = spec
-                _lookup(host, 0, self._on_listen_lookup)
+                self.pending_lookup = _lookup(host, 0, self._on_listen_lookup)
         return self
 
     cdef int _listen_on(self, dict spec, int family, str address) except? -9999:
@@ -128,17 +132,18 @@ cdef class Server(EventEmitter):
 
     def _emit_listening(self):
         if self.is_listening:
-            self._emit0('listening')
+            self._emit_event0('listening')
 
-    def _on_listen_lookup(self, int status, list addresses):
+    def _on_listen_lookup(self, _Lookup lookup, int status, list addresses):
+        if lookup is not self.pending_lookup:
+            return          # close() came first
         spec = self.pending_listen
         self.pending_listen = None
-        if spec is None or self.close_requested:
-            return
+        self.pending_lookup = None
         host = spec['host']
         if status < 0 or not addresses:
-            self._emit1('error', uv_error(status if status < 0 else UV_EAI_NONAME,
-                                          'getaddrinfo', None, None, host))
+            self._emit_event1('error', uv_error(status if status < 0 else UV_EAI_NONAME,
+                                                'getaddrinfo', None, None, host))
             return
         family, address = addresses[0]
         status = self._listen_on(spec, family, address)
@@ -151,7 +156,7 @@ cdef class Server(EventEmitter):
                                                          port=port),)))
 
     def _emit_error(self, err):
-        self._emit1('error', err)
+        self._emit_event1('error', err)
 
     cdef void _close_handle_quietly(self):
         if self.handle != NULL:
@@ -162,7 +167,7 @@ cdef class Server(EventEmitter):
 
     cdef void _accept(self, int status) except *:
         if status < 0:
-            self._emit1('error', uv_error(status, 'accept'))
+            self._emit_event1('error', uv_error(status, 'accept'))
             return
         cdef Socket sock = Socket.__new__(Socket)
         sock.is_pipe = self.is_pipe
@@ -170,12 +175,15 @@ cdef class Server(EventEmitter):
         status = uv_accept(self.handle, sock.handle)
         if status < 0:
             sock._close_handle_quietly()
-            self._emit1('error', uv_error(status, 'accept'))
-            return
-        if self.maxConnections is not None and self.connections >= self.maxConnections:
-            sock._close_handle_quietly()      # over the limit: closed at once, as in Node
+            self._emit_event1('error', uv_error(status, 'accept'))
             return
         sock.connected = True
+        if self.connection_limit and self.connections >= self.connection_limit:
+            # Over the limit: closed at once, and 'drop' tells who it was (Node 18+).
+            if self._get('drop'):
+                self._emit_event1('drop', sock._endpoints())
+            sock._close_handle_quietly()
+            return
         sock.allow_half_open = self.allow_half_open
         sock.high_water_mark = self.high_water_mark
         sock.no_delay = self.no_delay
@@ -184,40 +192,55 @@ cdef class Server(EventEmitter):
         sock._apply_tcp_options()
         sock.server = self
         self.connections += 1
+        self.open_connections += 1
         sock.paused = self.pause_on_connect
         sock._update_reading()
-        self._emit1('connection', sock)
+        self._emit_event1('connection', sock)
 
     cdef void _connection_closed(self) except *:
-        """After an accepted socket's 'close' (its count was already taken off)."""
+        """After an accepted socket's 'close'."""
+        self.open_connections -= 1
         if self.close_requested:
             self._emit_close_if_drained()
 
     # -- closing --------------------------------------------------------------------------------
 
     def close(self, callback=None):
-        """Stops accepting now; 'close' follows the last open connection's 'close'."""
+        """Stops accepting now; 'close' follows the last open connection's 'close'.
+
+        On a server that is not listening, callback gets ERR_SERVER_NOT_RUNNING on a later tick.
+        """
+        _check_loop_thread()
+        cdef bint running = self.handle != NULL or self.pending_listen is not None
         if callback is not None:
             _check_callable(callback, 'callback')
-            if self.handle == NULL and self.pending_listen is None:
-                self.once('close', lambda: callback(net_error('ERR_SERVER_NOT_RUNNING')))
-            else:
+            if running:
                 self.once('close', callback)
+            else:
+                _loop.ticks.append((self._closed_while_not_running, (callback,)))
         self.close_requested = True
         self.pending_listen = None
+        self.pending_lookup = None
         if self.handle != NULL:
             self.is_listening = False
             self.handle_closing = True
             uv_close(<uv_handle_t*>self.handle, _on_server_close)
             self.handle = NULL
-        else:
+        elif running or callback is None:
             _loop.ticks.append((self._emit_close_if_drained, ()))
         return self
 
+    def _closed_while_not_running(self, callback):
+        """close(callback) before listen(): 'close' (unless a listen() came since), then
+        callback(ERR_SERVER_NOT_RUNNING), whatever happened in between."""
+        self._emit_close_if_drained()
+        callback(net_error('ERR_SERVER_NOT_RUNNING'))
+
     def _emit_close_if_drained(self):
         # As in Node, every close() on a server with nothing open ends in a 'close'.
-        if self.handle == NULL and not self.handle_closing and self.connections == 0:
-            self._emit0('close')
+        if (self.handle == NULL and not self.handle_closing and self.pending_listen is None
+                and self.open_connections == 0):
+            self._emit_event0('close')
 
     # -- the rest of the API --------------------------------------------------------------------
 
@@ -235,17 +258,20 @@ cdef class Server(EventEmitter):
         return {'address': info[0], 'family': info[1], 'port': info[2]}
 
     def getConnections(self, callback):
-        """callback(None, count) on a later tick."""
+        """callback(None, count) on a later tick; count: accepted sockets not destroyed."""
+        _check_loop_thread()
         _loop.ticks.append((_check_callable(callback, 'callback'), (None, self.connections)))
         return self
 
     def ref(self):
+        _check_loop_thread()
         self.refed = True
         if self.handle != NULL:
             uv_ref(<uv_handle_t*>self.handle)
         return self
 
     def unref(self):
+        _check_loop_thread()
         self.refed = False
         if self.handle != NULL:
             uv_unref(<uv_handle_t*>self.handle)
@@ -256,12 +282,14 @@ cdef class Server(EventEmitter):
         return bool(self.is_listening)
 
     @property
-    def max_connections(self):
-        return self.maxConnections
+    def maxConnections(self):
+        """Connections above this many are closed at once ('drop'); None or 0: no limit."""
+        return self.max_connections_value
 
-    @max_connections.setter
-    def max_connections(self, value):
-        self.maxConnections = value
+    @maxConnections.setter
+    def maxConnections(self, value):
+        self.connection_limit = _args.max_connections(value)
+        self.max_connections_value = value
 
     get_connections = getConnections
 

@@ -135,7 +135,6 @@ cdef class Stream(EventEmitter):
     cdef unsigned char closed                 # 'close' was emitted
     cdef unsigned char emit_close_when_handle_closed
     cdef unsigned char had_error
-    cdef object destroy_error
     cdef object server               # the Server that accepted this socket
     # reading
     cdef unsigned char reading                # uv_read_start is in effect
@@ -228,8 +227,8 @@ cdef class Stream(EventEmitter):
                and not self.paused and not self.is_destroyed):
             chunk = self.held_chunks.pop(0)
             self.held_bytes -= len(chunk)
-            for listener in self.data_listeners or ():
-                listener(chunk)
+            if self.data_listeners is not None:
+                self._emit_event1('data', chunk)
         if not self.held_chunks:
             self.held_chunks = None
             if self.readable_ended and not self.end_emitted and not self.is_destroyed:
@@ -240,7 +239,8 @@ cdef class Stream(EventEmitter):
         """Reads from the kernel exactly when the socket is open, unpaused and below its mark."""
         cdef bint should = (self.handle != NULL and self.connected and not self.is_destroyed
                             and not self.paused and not self.readable_ended
-                            and self.held_bytes < self.high_water_mark)
+                            and (self.held_chunks is None
+                                 or self.held_bytes < self.high_water_mark))
         cdef int status
         if should and not self.reading:
             status = uv_read_start(self.handle, _on_read_alloc, _on_stream_read)
@@ -267,10 +267,9 @@ cdef class Stream(EventEmitter):
             self._hold(chunk)
             return 0
         if len(listeners) == 1:
-            listeners[0](chunk)
+            listeners[0](chunk)      # an exception ends this read callback, nothing else
         else:
-            for listener in listeners:
-                listener(chunk)
+            self._emit_event1('data', chunk)
         return 0
 
     cdef void _hold(self, object chunk) except *:
@@ -293,9 +292,8 @@ cdef class Stream(EventEmitter):
         if self.decoder is not None:
             tail = self.decoder.decode(b'', True)
             if tail and self.data_listeners is not None:
-                for listener in self.data_listeners:
-                    listener(tail)
-        self._emit0('end')
+                self._emit_event1('data', tail)
+        self._emit_event0('end')
         if self.is_destroyed:
             return
         if not self.allow_half_open and not self.ending:
@@ -313,8 +311,8 @@ cdef class Stream(EventEmitter):
 
     cdef bint _write_data(self, bytes data, object callback) except -1:
         """write() after its arguments are checked: True while below the high-water mark."""
-        if self.ending or self.is_destroyed:
-            self._write_after_end(callback)
+        if self.ending or self.is_destroyed or not (self.connected or self.is_connecting):
+            self._write_refused(callback)
             return False
         cdef Py_ssize_t size = PyBytes_GET_SIZE(data)
         cdef Py_ssize_t written
@@ -418,10 +416,18 @@ cdef class Stream(EventEmitter):
             self._shutdown()
         if self.need_drain and not self._writable_length():
             self.need_drain = False
-            self._emit0('drain')
+            self._emit_event0('drain')
 
-    cdef void _write_after_end(self, object callback) except *:
-        err = net_error('ERR_STREAM_DESTROYED' if self.is_destroyed else 'ERR_STREAM_WRITE_AFTER_END')
+    cdef void _write_refused(self, object callback) except *:
+        """A write after end(), after destroy(), or on a socket that never connected: the
+        callback hears why on a later tick, and an open socket is destroyed with it."""
+        if self.ending:         # Node checks "ending" before "destroyed"
+            code = 'ERR_STREAM_WRITE_AFTER_END'
+        elif self.is_destroyed:
+            code = 'ERR_STREAM_DESTROYED'
+        else:
+            code = 'ERR_SOCKET_CLOSED'
+        err = net_error(code)
         if callback is not None:
             _loop.ticks.append((callback, (err,)))
         if not self.is_destroyed:
@@ -450,12 +456,13 @@ cdef class Stream(EventEmitter):
         self._finish()
 
     cdef void _finish(self) except *:
+        """Our sending side is shut down: end() callbacks, then 'finish' (Node's order)."""
         self.finished = True
         callbacks = self.end_callbacks
         self.end_callbacks = None
-        self._emit0('finish')
         if callbacks:
             _call_each(callbacks, None)
+        self._emit_event0('finish')
         if self.end_emitted and not self.is_destroyed:
             self._destroy(None)
 
@@ -468,13 +475,17 @@ cdef class Stream(EventEmitter):
     # -- closing --------------------------------------------------------------------------------
 
     cdef void _destroy(self, object error) except *:
+        """Closes now. On later ticks: 'error' (if given), the dropped writes' and end()'s
+        callbacks, and 'close' once the handle is closed; so 'close' is always last."""
         if self.is_destroyed:
+            self._abandon_connect()      # destroy() again drops a connect() asked for meanwhile
             return
         self.is_destroyed = True
-        self.is_connecting = False
-        self.destroy_error = error
+        cdef bint was_connected = self.connected
+        self._abandon_connect()
         if error is not None:
             self.had_error = True
+            _loop.ticks.append((self._emit_error, (error,)))
         # What user space still holds is dropped; its callbacks hear why.
         callbacks = (self.queued_callbacks or []) + (self.end_callbacks or [])
         self.queued = None
@@ -483,11 +494,13 @@ cdef class Stream(EventEmitter):
         self.end_callbacks = None
         if any(cb is not None for cb in callbacks):
             if error is None:
-                error_for_callbacks = net_error('ERR_STREAM_DESTROYED' if self.connected else
+                error_for_callbacks = net_error('ERR_STREAM_DESTROYED' if was_connected else
                                                 'ERR_SOCKET_CLOSED_BEFORE_CONNECTION')
             else:
                 error_for_callbacks = error
             _loop.ticks.append((_call_each_later, (callbacks, error_for_callbacks)))
+        if self.server is not None:
+            (<Server>self.server).connections -= 1      # getConnections() counts the living
         if self.idle_timer != NULL:
             _close_owned_handle(<uv_handle_t*>self.idle_timer)
             self.idle_timer = NULL
@@ -500,25 +513,30 @@ cdef class Stream(EventEmitter):
         else:
             _loop.ticks.append((self._emit_close, ()))
 
+    cdef void _abandon_connect(self):
+        """Socket forgets a connect attempt in progress (its name lookup, a pending connect())."""
+        self.is_connecting = False
+
+    def _emit_error(self, err):
+        if not self.closed:
+            self._emit_event1('error', err)
+
     def _emit_close(self):
-        """'error' (if destroyed with one), then 'close'(had_error): once, and last."""
+        """'close'(had_error): once, and last."""
         if self.closed:
             return
         self.closed = True
         self.connected = False
         server = self.server
         self.server = None
+        self._emit_event1('close', bool(self.had_error))
         if server is not None:
-            (<Server>server).connections -= 1
-        try:
-            if self.destroy_error is not None:
-                self._emit1('error', self.destroy_error)
-        finally:
-            try:
-                self._emit1('close', bool(self.had_error))
-            finally:
-                if server is not None:
-                    (<Server>server)._connection_closed()
+            (<Server>server)._connection_closed()
+        self._after_close()
+
+    cdef void _after_close(self) except *:
+        """Socket starts a connect() that was asked for while this one was closing."""
+        pass
 
     # -- idle timeout ---------------------------------------------------------------------------
 
@@ -534,7 +552,7 @@ cdef class Stream(EventEmitter):
         cdef uint64_t idle_ms = uv_now(_uv_loop) - self.last_activity_ms
         if idle_ms >= self.idle_timeout_ms:
             self.idle_timer_fired = True     # re-armed by the next activity
-            self._emit0('timeout')
+            self._emit_event0('timeout')
         else:
             uv_timer_start(self.idle_timer, _on_socket_idle_timer,
                            self.idle_timeout_ms - idle_ms, 0)
@@ -543,6 +561,7 @@ cdef class Stream(EventEmitter):
 
     def write(self, data, encoding='utf8', callback=None):
         """Sends data (bytes-like or str); False once the queued bytes reach highWaterMark."""
+        _check_loop_thread()
         if callback is None and callable(encoding):
             callback, encoding = encoding, 'utf8'
         if callback is not None and not callable(callback):
@@ -551,6 +570,7 @@ cdef class Stream(EventEmitter):
 
     def end(self, data=None, encoding='utf8', callback=None):
         """Writes data, then shuts down the sending side once everything is flushed."""
+        _check_loop_thread()
         if callback is None and callable(encoding):
             callback, encoding = encoding, 'utf8'
         if callback is None and callable(data):
@@ -561,7 +581,7 @@ cdef class Stream(EventEmitter):
             self.write(data, encoding)
         if callback is not None:
             if self.finished:
-                _loop.ticks.append((callback, (None,)))
+                _loop.ticks.append((callback, (net_error('ERR_STREAM_ALREADY_FINISHED'),)))
             elif self.is_destroyed:
                 _loop.ticks.append((callback, (net_error('ERR_STREAM_DESTROYED'),)))
             else:
@@ -579,6 +599,7 @@ cdef class Stream(EventEmitter):
 
     def destroy(self, error=None):
         """Closes now, dropping what is queued; 'error'(error) first if given, then 'close'."""
+        _check_loop_thread()
         if error is not None and not isinstance(error, BaseException):
             raise TypeError(f'error must be an exception, not {type(error).__name__}')
         self._destroy(error)
@@ -586,6 +607,7 @@ cdef class Stream(EventEmitter):
 
     def destroySoon(self):
         """Closes once everything queued has been written."""
+        _check_loop_thread()
         if self.finished or not (self.connected or self.is_connecting):
             self._destroy(None)
         else:
@@ -595,12 +617,14 @@ cdef class Stream(EventEmitter):
 
     def pause(self):
         """Stops reading from the kernel until resume()."""
+        _check_loop_thread()
         self.paused = True
         self._update_reading()
         return self
 
     def resume(self):
         """Starts reading again after pause(); chunks flow even with no 'data' listener."""
+        _check_loop_thread()
         self.paused = False
         self.flowing = True
         if self.held_chunks:
@@ -612,12 +636,21 @@ cdef class Stream(EventEmitter):
         return bool(self.paused)
 
     def setEncoding(self, encoding='utf8'):
-        """From now on 'data' gives str; characters split across reads are kept whole."""
-        self.decoder = _encoding.decoder(_encoding.normalize(encoding))
+        """From now on 'data' gives str (None means 'utf8'); characters split across reads are
+        kept whole, and chunks still held for the first 'data' listener are converted too."""
+        _check_loop_thread()
+        self.decoder = _encoding.decoder(_encoding.normalize(
+            'utf8' if encoding is None else encoding))
+        if self.held_chunks:
+            converted = [self.decoder.decode(chunk) if not isinstance(chunk, str) else chunk
+                         for chunk in self.held_chunks]
+            self.held_chunks = [chunk for chunk in converted if chunk]
+            self.held_bytes = sum([len(chunk) for chunk in self.held_chunks])
         return self
 
     def setTimeout(self, ms, callback=None):
         """Emits 'timeout' once after ms without reads or writes (0 turns it off)."""
+        _check_loop_thread()
         if isinstance(ms, bool) or not isinstance(ms, (int, float)):
             raise TypeError(f'the timeout must be a number of milliseconds, not '
                             f'{type(ms).__name__}')
@@ -650,12 +683,14 @@ cdef class Stream(EventEmitter):
         return self
 
     def ref(self):
+        _check_loop_thread()
         self.refed = True
         if self.handle != NULL:
             uv_ref(<uv_handle_t*>self.handle)
         return self
 
     def unref(self):
+        _check_loop_thread()
         self.refed = False
         if self.handle != NULL:
             uv_unref(<uv_handle_t*>self.handle)
@@ -663,6 +698,7 @@ cdef class Stream(EventEmitter):
 
     def pipe(self, destination, end=True):
         """Writes every chunk read to destination, pausing while it is full; returns it."""
+        _check_loop_thread()
         if not callable(getattr(destination, 'write', None)):
             raise TypeError('destination must have a write() method')
         cdef _Pipe link = _Pipe.__new__(_Pipe)
@@ -679,6 +715,7 @@ cdef class Stream(EventEmitter):
 
     def unpipe(self, destination=None):
         """Stops pipe(destination) (every pipe when None)."""
+        _check_loop_thread()
         if not self.pipes:
             return self
         cdef _Pipe link
@@ -696,7 +733,8 @@ cdef class Stream(EventEmitter):
 
     @property
     def bytesWritten(self):
-        return self.bytes_written
+        """Bytes written, counting those still queued (before the connection too), as Node."""
+        return self.bytes_written + self.inflight_bytes + self.queued_bytes
 
     @property
     def writableLength(self):

@@ -17,6 +17,8 @@ cdef class Socket(Stream):
     cdef unsigned char no_delay
     cdef unsigned char keep_alive
     cdef uint64_t keep_alive_delay_ms
+    cdef _Lookup pending_lookup      # the name resolution this connect() waits for
+    cdef dict pending_connect        # connect() while a destroyed connection is still closing
 
     def __init__(self, options=None, **kwargs):
         opts = _args.socket_options(options, kwargs)
@@ -27,17 +29,25 @@ cdef class Socket(Stream):
 
     def connect(self, *args, **kwargs):
         """connect(port, host='localhost', listener) or connect(options, listener)."""
+        _check_loop_thread()
         options, listener = _args.connect_args(args, kwargs)
-        if self.is_connecting or (self.connected and not self.is_destroyed):
+        if (self.is_connecting or self.pending_connect is not None
+                or (self.connected and not self.is_destroyed)):
             raise NetError('ERR_SOCKET_CONNECTING', 'the socket is already connecting or '
                            'connected')
-        if self.is_destroyed and not self.closed:
-            raise NetError('ERR_SOCKET_CLOSED', "the socket is closing; connect() again after "
-                           "its 'close' event")
-        if self.closed:
-            self._reset()
         if listener is not None:
             self.once('connect', listener)
+        if self.is_destroyed and not self.closed:
+            # destroy() then connect(): this connection's 'close' comes first (_after_close).
+            self.pending_connect = options
+            self.is_connecting = True
+            return self
+        self._start_connect(options)
+        return self
+
+    cdef void _start_connect(self, dict options) except *:
+        if self.closed:
+            self._reset()
         if options['timeout']:
             self.setTimeout(options['timeout'])
         if options['noDelay']:
@@ -50,47 +60,46 @@ cdef class Socket(Stream):
         self.is_connecting = True
         if options['path'] is not None:
             self._connect_pipe(options['path'])
-            return self
-        host = options['host']
-        self.connect_host = host
+            return
+        self.connect_host = options['host']
         self.connect_port = options['port']
-        cdef int literal = _ip_family(host)
-        if literal and options['family'] in (0, literal):
-            self.connect_addresses = [(literal, host)]
-            _loop.ticks.append((self._emit_lookup, (None, host, literal, host)))
-            self._connect_next()
-        else:
-            _lookup(host, options['family'], self._on_lookup)
-        return self
+        self.pending_lookup = _lookup(self.connect_host, options['family'], self._on_lookup)
+
+    cdef void _after_close(self) except *:
+        if self.pending_connect is not None:
+            options = self.pending_connect
+            self.pending_connect = None
+            self._start_connect(options)
+
+    cdef void _abandon_connect(self):
+        self.is_connecting = False
+        self.pending_lookup = None
+        self.pending_connect = None
 
     cdef void _reset(self) except *:
         """A closed socket connects again from scratch (counters from zero), as in Node."""
         self.is_destroyed = self.closed = self.had_error = False
         self.connected = self.readable_ended = self.end_emitted = False
         self.ending = self.shutdown_started = self.finished = self.need_drain = False
-        self.destroy_error = None
         self.bytes_read = self.bytes_written = 0
         self.held_chunks = None
         self.held_bytes = 0
         self.remote_cache = self.local_cache = None
         self.idle_timeout_ms = 0
 
-    def _emit_lookup(self, err, address, family, host):
-        if not self.is_destroyed:
-            self._emit('lookup', (err, address, family, host))
-
-    def _on_lookup(self, int status, list addresses):
-        if self.is_destroyed:
-            return
+    def _on_lookup(self, _Lookup lookup, int status, list addresses):
+        if lookup is not self.pending_lookup:
+            return          # an abandoned attempt: destroy() came first
+        self.pending_lookup = None
         host = self.connect_host
         if status < 0 or not addresses:
             err = uv_error(status if status < 0 else UV_EAI_NONAME, 'getaddrinfo', None,
                            self.connect_port, host)
-            self._emit('lookup', (err, None, None, host))
+            self._emit_event('lookup', (err, None, None, host))
             self._destroy(err)
             return
         family, address = addresses[0]
-        self._emit('lookup', (None, address, family, host))
+        self._emit_event('lookup', (None, address, family, host))
         if not self.is_destroyed:
             self.connect_addresses = addresses
             self._connect_next()
@@ -104,7 +113,9 @@ cdef class Socket(Stream):
         self._create_handle()
         cdef int status = self._bind_local(family)
         if status < 0:
-            self._connect_failed(status, 'bind')
+            self.connect_addresses = None     # a local address that cannot be bound: no retry
+            self._destroy(uv_error(status, 'bind', address=self.local_address or None,
+                                   port=self.local_port or None))
             return
         _parse_ip(address, self.connect_port, &addr)
         req = <uv_connect_t*>_new_request(sizeof(uv_connect_t))
@@ -152,10 +163,8 @@ cdef class Socket(Stream):
         self._apply_tcp_options()
         if self.idle_timeout_ms:
             self._touch()
-        self._emit0('connect')
-        if self.is_destroyed:
-            return
-        self._emit0('ready')
+        self._emit_event0('connect')
+        self._emit_event0('ready')      # also when a 'connect' listener destroyed it, as Node
         if self.is_destroyed:
             return
         self._update_reading()
@@ -176,6 +185,7 @@ cdef class Socket(Stream):
 
     def setNoDelay(self, noDelay=True):
         """Disables (True) or enables Nagle's algorithm."""
+        _check_loop_thread()
         self.no_delay = bool(noDelay)
         if self.connected and not self.is_pipe and self.handle != NULL:
             uv_tcp_nodelay(<uv_tcp_t*>self.handle, self.no_delay)
@@ -183,6 +193,7 @@ cdef class Socket(Stream):
 
     def setKeepAlive(self, enable=False, initialDelay=0):
         """TCP keep-alive; initialDelay in ms, rounded down to seconds (0: the system's)."""
+        _check_loop_thread()
         self.keep_alive = bool(enable)
         self.keep_alive_delay_ms = _args.milliseconds(initialDelay, 'initialDelay')
         if self.connected and not self.is_pipe and self.handle != NULL:
@@ -207,6 +218,13 @@ cdef class Socket(Stream):
             if uv_tcp_getsockname(<uv_tcp_t*>self.handle, <sockaddr*>&addr, &size) == 0:
                 self.local_cache = _sockaddr_tuple(<sockaddr*>&addr)
         return self.local_cache
+
+    cdef dict _endpoints(self):
+        """Both ends, as the data of Server's 'drop' event."""
+        local = self._local() or (None, None, None)
+        remote = self._remote() or (None, None, None)
+        return {'localAddress': local[0], 'localPort': local[2], 'localFamily': local[1],
+                'remoteAddress': remote[0], 'remotePort': remote[2], 'remoteFamily': remote[1]}
 
     def address(self):
         """{'address', 'family', 'port'} of the local end ({} when there is none)."""
@@ -252,11 +270,11 @@ cdef class Socket(Stream):
 cdef void _on_stream_connect(uv_connect_t* req, int status) noexcept:
     _hold_gil()
     cdef Socket sock = <Socket>req.data
+    cdef bint current = <uv_stream_t*>req.handle == sock.handle
     _free_request(req)
-    if sock.is_destroyed:
-        return          # destroy() closed the handle; libuv cancelled the connect
-    try:
-        sock._connect_done(status)
-    except BaseException as exc:
-        _loop.report(exc)
+    if current:         # else its handle was closed (destroy, or a failed attempt) and replaced
+        try:
+            sock._connect_done(status)
+        except BaseException as exc:
+            _loop.report(exc)
     _loop.after_callback()

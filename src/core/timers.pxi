@@ -11,6 +11,7 @@ cdef class Timer:
     cdef uint64_t delay_ms
     cdef unsigned char repeat
     cdef unsigned char refed
+    cdef unsigned char cleared          # clearTimeout()/close(): refresh() does nothing after it
     cdef object __weakref__
 
     def __init__(self, *args, **kwargs):
@@ -39,13 +40,19 @@ cdef class Timer:
         except BaseException as exc:
             _loop.report(exc)
 
+    cdef void clear(self):
+        self.cleared = True
+        self.disarm()
+
     def ref(self):
+        _check_loop_thread()
         self.refed = True
         if self.handle != NULL:
             uv_ref(<uv_handle_t*>self.handle)
         return self
 
     def unref(self):
+        _check_loop_thread()
         self.refed = False
         if self.handle != NULL:
             uv_unref(<uv_handle_t*>self.handle)
@@ -55,12 +62,16 @@ cdef class Timer:
         return bool(self.refed)
 
     def refresh(self):
-        """Starts the timer again from now with its delay (also after a timeout has fired)."""
-        self.arm()
+        """Starts the timer again from now with its delay (also after a timeout has fired);
+        a cleared timer stays cleared."""
+        _check_loop_thread()
+        if not self.cleared:
+            self.arm()
         return self
 
     def close(self):
-        self.disarm()
+        _check_loop_thread()
+        self.clear()
         return self
 
     has_ref = hasRef
@@ -83,6 +94,7 @@ cdef uint64_t _delay_ms(object ms) except? 0:
 
 
 cdef Timer _start_timer(object callback, object ms, tuple args, bint repeat):
+    _check_loop_thread()
     cdef Timer timer = Timer.__new__(Timer)
     timer.callback = _check_callable(callback, 'callback')
     timer.delay_ms = _delay_ms(ms)
@@ -105,8 +117,9 @@ def setInterval(callback, ms, *args):
 
 def clearTimeout(timer):
     """Cancels a timer from setTimeout/setInterval; anything else (None...) is ignored."""
+    _check_loop_thread()
     if isinstance(timer, Timer):
-        (<Timer>timer).disarm()
+        (<Timer>timer).clear()
 
 
 cdef class Immediate:
@@ -120,12 +133,14 @@ cdef class Immediate:
         raise TypeError('use iotnet.setImmediate()')
 
     def ref(self):
+        _check_loop_thread()
         if not self.refed and not self.cleared:
             _loop.immediate_ref_changed(1)
         self.refed = True
         return self
 
     def unref(self):
+        _check_loop_thread()
         if self.refed and not self.cleared:
             _loop.immediate_ref_changed(-1)
         self.refed = False
@@ -139,6 +154,7 @@ cdef class Immediate:
 
 def setImmediate(callback, *args):
     """Runs callback(*args) in the loop's check phase, after I/O."""
+    _check_loop_thread()
     cdef Immediate immediate = Immediate.__new__(Immediate)
     immediate.callback = _check_callable(callback, 'callback')
     immediate.args = args
@@ -150,6 +166,7 @@ def setImmediate(callback, *args):
 def clearImmediate(immediate):
     """Cancels an immediate that has not run yet; anything else is ignored."""
     cdef Immediate it
+    _check_loop_thread()
     if isinstance(immediate, Immediate):
         it = <Immediate>immediate
         if not it.cleared:

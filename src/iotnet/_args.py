@@ -4,6 +4,7 @@ Every public entry point checks its arguments here, before anything is built, so
 raises TypeError/ValueError and leaves nothing half-open.
 """
 import os
+import sys
 
 from ._address import isIP
 
@@ -11,6 +12,7 @@ DEFAULT_HIGH_WATER_MARK_BYTES = 65536
 DEFAULT_BACKLOG = 511
 MAX_PORT = 65535
 MAX_MILLISECONDS = 2147483647   # Node's TIMEOUT_MAX
+MAX_BACKLOG = 2147483647        # listen()'s backlog is a C int
 
 # snake_case spellings accepted in option dicts and keyword arguments.
 _ALIASES = {
@@ -65,28 +67,47 @@ def milliseconds(value, name):
     return int(value)
 
 
+def _int_in_range(value, name, low, high):
+    """An int (not a bool) in low..high: TypeError for another type, ValueError outside."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be in {low}..{high}, not {value!r}")
+    return value
+
+
 def _high_water_mark(value):
     if value is None:
         return DEFAULT_HIGH_WATER_MARK_BYTES
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"highWaterMark must be an int, not {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"highWaterMark must be >= 0, not {value}")
-    return value
+    return _int_in_range(value, "highWaterMark", 0, sys.maxsize)
 
 
-def port(value, allow_zero=True):
-    """A port number: an int (or a str of digits) in 0..65535 (1..65535 to connect)."""
-    if isinstance(value, str) and value.strip().isdigit():
+def max_connections(value):
+    """Server.maxConnections: None or 0 for no limit, else a whole number >= 0 (inf: none)."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"maxConnections must be a number or None, not {type(value).__name__}")
+    if value != value or value < 0:
+        raise ValueError(f"maxConnections must be >= 0, not {value!r}")
+    return 0 if value >= sys.maxsize else int(value)
+
+
+def port(value, allow_zero=True, allow_str=True):
+    """A port number: an int, a whole float or a str of ASCII digits, in 0..65535 (1..65535
+    to connect). Another type is a TypeError; any other str or number is a ValueError.
+    localPort, as in Node, takes no str."""
+    low = 0 if allow_zero else 1
+    if isinstance(value, str) and allow_str:
+        digits = value.strip()
+        if not (digits.isascii() and digits.isdigit()):
+            raise ValueError(f"port must be in {low}..{MAX_PORT}, not {value!r}")
+        value = int(digits)
+    elif isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(f"port must be in {low}..{MAX_PORT}, not {value!r}")
         value = int(value)
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"port must be an int (or a str of digits), not {value!r}")
-    if not (0 if allow_zero else 1) <= value <= MAX_PORT:
-        low = 0 if allow_zero else 1
-        raise ValueError(f"port must be an int in {low}..{MAX_PORT}, not {value!r}")
-    return value
+    return _int_in_range(value, "port", low, MAX_PORT)
 
 
 def _host(value, default):
@@ -157,18 +178,23 @@ def _call_form(args, kwargs, positional_names, listener_name, what):
     return opts, listener
 
 
+def _missing_args(message):
+    """Node's ERR_MISSING_ARGS: a TypeError with that code."""
+    err = TypeError(message)
+    err.code = "ERR_MISSING_ARGS"
+    return err
+
+
 def connect_args(args, kwargs):
     """connect(port, host='localhost', listener) or connect(options, listener)."""
-    if not args and not kwargs:
-        raise TypeError("connect() needs a port or an options dict")
     opts, listener = _call_form(args, kwargs, ("port", "host"), "connectListener", "connect")
     return connect_options(opts), _callable_or_none(listener, "connectListener")
 
 
 def connect_options(opts):
     path = _path(opts.get("path"))
-    if path is None and "port" not in opts:
-        raise ValueError("connect() needs a port (or a path)")
+    if path is None and opts.get("port") is None:
+        raise _missing_args('connect() needs "port" or "path"')
     family = opts.get("family", 0)
     if family in ("IPv4", "IPv6"):
         family = int(family[-1])
@@ -188,7 +214,7 @@ def connect_options(opts):
         "host": _host(opts.get("host"), "localhost"),
         "family": family,
         "localAddress": local_address,
-        "localPort": 0 if local_port is None else port(local_port),
+        "localPort": 0 if local_port is None else port(local_port, allow_str=False),
         "timeout": None if timeout is None else milliseconds(timeout, "timeout"),
         "noDelay": _bool(opts.get("noDelay", False), "noDelay"),
         "keepAlive": _bool(opts.get("keepAlive", False), "keepAlive"),
@@ -207,14 +233,11 @@ def listen_args(args, kwargs):
     if from_options and "port" not in opts and "path" not in opts:
         raise ValueError("listen(options) needs 'port' or 'path'")
     backlog = opts.get("backlog")
-    if backlog is None:
-        backlog = DEFAULT_BACKLOG
-    elif isinstance(backlog, bool) or not isinstance(backlog, int):
-        raise TypeError(f"backlog must be an int, not {type(backlog).__name__}")
-    elif backlog < 0:
-        raise ValueError(f"backlog must be >= 0, not {backlog}")
-    path = _path(opts.get("path"))
+    backlog = DEFAULT_BACKLOG if backlog is None else _int_in_range(backlog, "backlog", 0,
+                                                                     MAX_BACKLOG)
     port_value = opts.get("port")
+    # As in Node, a port wins over a path.
+    path = _path(opts.get("path")) if port_value is None else None
     return {
         "path": path,
         "port": 0 if port_value is None else port(port_value),

@@ -23,10 +23,17 @@ def normalize(encoding):
     try:
         info = codecs.lookup(encoding)
     except LookupError:
-        raise ValueError(f"unknown encoding: {encoding!r}") from None
+        raise _unknown_encoding(encoding) from None
     if not getattr(info, "_is_text_encoding", True):
-        raise ValueError(f"unknown encoding: {encoding!r} is not a text encoding")
+        raise _unknown_encoding(encoding)
     return info.name
+
+
+def _unknown_encoding(encoding):
+    """A ValueError with Node's code ERR_UNKNOWN_ENCODING."""
+    err = ValueError(f"unknown encoding: {encoding!r}")
+    err.code = "ERR_UNKNOWN_ENCODING"
+    return err
 
 
 def encode(text, codec):
