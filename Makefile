@@ -3,12 +3,13 @@ PYTHON      ?= python3
 VENV        := .venv
 PY          := $(VENV)/bin/python
 DEPS_STAMP  := $(VENV)/.deps-installed
+DOCS_STAMP  := $(VENV)/.docs-deps-installed
 CORE_SRC    := setup.py src/_core.pyx src/uv.pxd src/debug.h $(wildcard src/core/*.pxi)
 CORE_SO     := src/iotnet/.core-built
 DEBUG_DIR   := build/debug
 DEBUG_SO    := $(DEBUG_DIR)/.core-built
 
-.PHONY: all build debug test test-release test-debug sysdeps clean
+.PHONY: all build debug test test-release test-debug docs sysdeps clean
 
 all: build
 
@@ -53,6 +54,14 @@ test-debug: debug
 
 # The whole suite, in the release build and then in the debug build.
 test: test-release test-debug
+
+# The user documentation (docs/, Sphinx) into build/docs; a warning fails the build.
+$(DOCS_STAMP): docs/requirements.txt | $(DEPS_STAMP)
+	$(PY) -m pip install -q -r docs/requirements.txt
+	touch $@
+
+docs: build $(DOCS_STAMP)
+	$(VENV)/bin/sphinx-build -W --keep-going -b html docs build/docs
 
 clean:
 	rm -rf build src/_core.c src/iotnet/_core*.so $(CORE_SO)

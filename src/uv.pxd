@@ -63,6 +63,7 @@ cdef extern from "uv.h" nogil:
         UV_EAGAIN
         UV_ECANCELED
         UV_EINVAL
+        UV_EADDRINUSE
         UV_EAFNOSUPPORT
         UV_ENOTCONN
         UV_ENOBUFS

@@ -48,6 +48,7 @@ cdef class EventEmitter:
         return self._events.get(name, ())
 
     cdef _add(self, object name, object listener, bint prepend):
+        _check_loop_thread()
         _check_listener(listener)
         if self._events is None:
             self._events = {}
@@ -166,12 +167,14 @@ cdef class EventEmitter:
 
     def off(self, name, listener):
         """Removes the most recently added `listener` for `name`; returns self."""
+        _check_loop_thread()
         _check_listener(listener)
         self._remove(name, listener)
         return self
 
     def removeAllListeners(self, name=None):
         """Removes the listeners of `name` (of every event when None); returns self."""
+        _check_loop_thread()
         if self._events is not None:
             if name is not None:
                 self._remove_all(name)
@@ -184,6 +187,7 @@ cdef class EventEmitter:
 
     def emit(self, name, *args):
         """Calls the listeners of `name` in order with `args`; True if there was one."""
+        _check_loop_thread()
         return self._emit(name, args)
 
     def listeners(self, name):

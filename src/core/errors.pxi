@@ -17,6 +17,7 @@ _NET_ERROR_MESSAGES = {
     'ERR_SERVER_NOT_RUNNING': 'Server is not running.',
     'ERR_SERVER_ALREADY_LISTEN': 'Listen method has been called more than once without closing.',
     'ERR_STREAM_WRITE_AFTER_END': 'write after end',
+    'ERR_STREAM_ALREADY_FINISHED': 'Cannot call end after a stream was finished',
     'ERR_STREAM_DESTROYED': 'Cannot call write after a stream was destroyed',
     'ERR_SOCKET_CLOSED_BEFORE_CONNECTION': 'Socket closed before the connection was established',
     'ERR_SOCKET_CLOSED': 'Socket is closed',

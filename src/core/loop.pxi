@@ -5,9 +5,7 @@
 import collections as _collections
 import signal as _signal
 import socket as _socket
-import sys as _sys
 import threading as _threading
-import traceback as _traceback
 
 cdef extern from "Python.h":
     int PyErr_CheckSignals() except -1
@@ -56,7 +54,7 @@ cdef uv_poll_t _signal_poll
 cdef class Loop:
     cdef unsigned char running
     cdef unsigned char stop_requested
-    cdef list errors                  # exceptions from callbacks, the first is raised by run()
+    cdef list errors                  # exceptions from callbacks, raised by run() one per call
     cdef object uncaught_handler
     cdef object ticks                 # deque of (fn, args): Node's nextTick queue
     cdef list immediates              # Immediate objects waiting for the check phase
@@ -102,22 +100,21 @@ cdef class Loop:
         if self.ticks:
             self.run_ticks()
 
+    # While an exception waits to be raised from run(), queued callbacks wait for the next run()
+    # (with on_uncaught_exception nothing waits): run() stops promptly, and nothing is lost.
+
     cdef void run_ticks(self) noexcept:
-        """Drains the queue; after an exception that run() will raise, the rest waits for the
-        next run() (the handler of on_uncaught_exception lets it go on at once)."""
         ticks = self.ticks
-        while ticks:
+        while ticks and not self.errors:
             fn, args = ticks.popleft()
             try:
                 fn(*args)
             except BaseException as exc:
                 self.report(exc)
-                if self.errors:
-                    return
 
     cdef void run_threadsafe_calls(self) noexcept:
         calls = self.threadsafe_calls
-        while calls:
+        while calls and not self.errors:
             fn, args = calls.popleft()
             try:
                 fn(*args)
@@ -149,6 +146,9 @@ cdef class Loop:
         self.immediates = []
         cdef Py_ssize_t i
         for i in range(len(batch)):
+            if self.errors:
+                self.immediates[0:0] = batch[i:]      # first in the next run()
+                break
             immediate = batch[i]
             if immediate.cleared:
                 continue
@@ -159,11 +159,6 @@ cdef class Loop:
                 immediate.callback(*immediate.args)
             except BaseException as exc:
                 self.report(exc)
-                if self.errors:
-                    # Not lost: the rest of this batch runs first in the next run().
-                    self.after_callback()
-                    self.immediates[0:0] = batch[i + 1:]
-                    break
             self.after_callback()
         if not self.immediates:
             uv_check_stop(&_immediate_check)
@@ -201,6 +196,8 @@ cdef class Loop:
                                    'loop belongs to that thread')
             raise RuntimeError('iotnet.run() is already running; it cannot be called from a '
                                'callback')
+        if self.errors:
+            raise self.errors.pop(0)     # a further exception from the last run()'s iteration
         self.running = True
         self.thread_ident = PyThread_get_thread_ident()
         self.stop_requested = False
@@ -221,12 +218,7 @@ cdef class Loop:
             if watching:
                 _signal.set_wakeup_fd(old_wakeup_fd)
         if self.errors:
-            first = self.errors[0]
-            for later in self.errors[1:]:
-                _sys.stderr.write('iotnet: a further exception in the same loop iteration:\n')
-                _traceback.print_exception(type(later), later, later.__traceback__)
-            self.errors = []
-            raise first
+            raise self.errors.pop(0)
 
 
 cdef bint _run_uv_until_idle_or_stopped():

@@ -396,6 +396,8 @@ cdef class Stream(EventEmitter):
         self.inflight_callbacks = None
         self.inflight_bytes = 0
         self.write_in_flight = False
+        if self.is_destroyed:
+            return          # cancelled by destroy(), which has called back already
         if status < 0:
             if status == UV_ECANCELED:
                 err = net_error('ERR_STREAM_DESTROYED')
@@ -478,7 +480,6 @@ cdef class Stream(EventEmitter):
         """Closes now. On later ticks: 'error' (if given), the dropped writes' and end()'s
         callbacks, and 'close' once the handle is closed; so 'close' is always last."""
         if self.is_destroyed:
-            self._abandon_connect()      # destroy() again drops a connect() asked for meanwhile
             return
         self.is_destroyed = True
         cdef bint was_connected = self.connected
@@ -486,8 +487,11 @@ cdef class Stream(EventEmitter):
         if error is not None:
             self.had_error = True
             _loop.ticks.append((self._emit_error, (error,)))
-        # What user space still holds is dropped; its callbacks hear why.
-        callbacks = (self.queued_callbacks or []) + (self.end_callbacks or [])
+        # What user space still holds is dropped, and the write libuv has is cancelled (its
+        # buffers stay alive until its callback): their callbacks hear why, after 'error'.
+        callbacks = ((self.inflight_callbacks or []) + (self.queued_callbacks or [])
+                     + (self.end_callbacks or []))
+        self.inflight_callbacks = None
         self.queued = None
         self.queued_callbacks = None
         self.queued_bytes = 0
@@ -602,6 +606,8 @@ cdef class Stream(EventEmitter):
         _check_loop_thread()
         if error is not None and not isinstance(error, BaseException):
             raise TypeError(f'error must be an exception, not {type(error).__name__}')
+        if self.is_destroyed:
+            self._abandon_connect()      # destroy() again drops a connect() asked for meanwhile
         self._destroy(error)
         return self
 

@@ -113,9 +113,7 @@ cdef class Socket(Stream):
         self._create_handle()
         cdef int status = self._bind_local(family)
         if status < 0:
-            self.connect_addresses = None     # a local address that cannot be bound: no retry
-            self._destroy(uv_error(status, 'bind', address=self.local_address or None,
-                                   port=self.local_port or None))
+            self._bind_failed(status)
             return
         _parse_ip(address, self.connect_port, &addr)
         req = <uv_connect_t*>_new_request(sizeof(uv_connect_t))
@@ -124,6 +122,12 @@ cdef class Socket(Stream):
         if status < 0:
             _free_request(req)
             self._connect_failed(status, 'connect')
+
+    cdef void _bind_failed(self, int status) except *:
+        """A local address or port that cannot be bound: no other address is tried."""
+        self.connect_addresses = None
+        self._destroy(uv_error(status, 'bind', address=self.local_address or None,
+                               port=self.local_port or None))
 
     cdef int _bind_local(self, int family) except? -1:
         cdef sockaddr_storage addr
@@ -146,6 +150,9 @@ cdef class Socket(Stream):
         uv_pipe_connect(req, <uv_pipe_t*>self.handle, raw, _on_stream_connect)
 
     cdef void _connect_failed(self, int status, str syscall) except *:
+        if status == UV_EADDRINUSE and (self.local_address or self.local_port):
+            self._bind_failed(status)     # libuv reports a bind's EADDRINUSE at connect
+            return
         if self.connect_addresses:
             self._close_handle_quietly()
             self._connect_next()

@@ -18,6 +18,8 @@ cdef class Timer:
         raise TypeError('use iotnet.setTimeout() or iotnet.setInterval()')
 
     cdef void arm(self) except *:
+        if not _loop.running:
+            uv_update_time(_uv_loop)     # else "now" is when the loop last ran (or was made)
         if self.handle == NULL:
             self.handle = <uv_timer_t*>_new_handle(sizeof(uv_timer_t))
             _check_uv(uv_timer_init(_uv_loop, self.handle), 'uv_timer_init')
