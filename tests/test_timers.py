@@ -179,3 +179,18 @@ def test_snake_case_aliases_are_the_same_objects():
     assert iotnet.clear_interval is iotnet.clearInterval
     assert iotnet.next_tick is iotnet.nextTick
     assert iotnet.Timer.has_ref is iotnet.Timer.hasRef
+
+
+def test_a_timer_started_outside_run_counts_from_the_call_not_from_the_last_run():
+    """The loop's "now" is cached while it does not run; a timer started then must not be due
+    already. Busy time between run() and setTimeout() would otherwise make it fire first."""
+    import time
+    iotnet.run()
+    start = time.monotonic()
+    while time.monotonic() - start < 0.05:
+        pass
+    order = []
+    iotnet.setTimeout(order.append, 20, 'timer')
+    iotnet.setImmediate(order.append, 'immediate')
+    run_bounded(5)
+    assert order == ['immediate', 'timer']
