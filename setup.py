@@ -1,7 +1,8 @@
 """Builds the one extension, iotnet._core, from src/_core.pyx against the system libuv.
 
 Compile and link flags come from `pkg-config --cflags --libs libuv`.  Set IOTNET_DEBUG=1 for the
-debug build (live handle/request/buffer counters and invariant checks).
+debug build: live handle/request/buffer counters (iotnet._core.debug_counters()), C asserts
+kept, and an assert that the GIL is held wherever a libuv callback enters Python.
 """
 import os
 import shlex

@@ -1,7 +1,8 @@
 # cython: language_level=3
 """iotnet._core: the libuv binding under iotnet (loop, timers, events, errors, TCP streams).
 
-One extension, one file per concern; the order of the includes is the order of dependence.
+One extension, one file per concern, included in the order of dependence; the classes, with
+their fields and C methods, are declared in _core.pxd.
 """
 from uv cimport *
 from libc.stdint cimport uint64_t
@@ -9,20 +10,22 @@ from libc.string cimport memset
 
 include "core/constants.pxi"
 include "core/errors.pxi"
+include "core/loop.pxi"
 include "core/emitter.pxi"
 include "core/handle.pxi"
-include "core/loop.pxi"
+include "core/requests.pxi"
 include "core/timers.pxi"
 include "core/dns.pxi"
 include "core/stream.pxi"
+include "core/idle.pxi"
+include "core/pipe.pxi"
 include "core/tcp.pxi"
 include "core/server.pxi"
 
-_alias_properties(Stream, {
-    'bytes_read': 'bytesRead', 'bytes_written': 'bytesWritten',
-    'writable_length': 'writableLength', 'allow_half_open': 'allowHalfOpen',
-    'ready_state': 'readyState', 'writable_need_drain': 'writableNeedDrain'})
 _alias_properties(Socket, {
+    'bytes_read': 'bytesRead', 'bytes_written': 'bytesWritten',
+    'writable_length': 'writableLength', 'writable_need_drain': 'writableNeedDrain',
+    'allow_half_open': 'allowHalfOpen', 'ready_state': 'readyState',
     'remote_address': 'remoteAddress', 'remote_family': 'remoteFamily',
     'remote_port': 'remotePort', 'local_address': 'localAddress',
     'local_family': 'localFamily', 'local_port': 'localPort'})

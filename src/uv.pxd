@@ -26,9 +26,6 @@ cdef extern from "<sys/socket.h>" nogil:
 
 
 cdef extern from "<netinet/in.h>" nogil:
-    enum:
-        IPPROTO_TCP
-
     struct sockaddr_in:
         sa_family_t sin_family
         unsigned short sin_port
@@ -50,35 +47,23 @@ cdef extern from "<netdb.h>" nogil:
         sockaddr* ai_addr
         addrinfo* ai_next
 
-    enum:
-        AI_ADDRCONFIG
-        AI_NUMERICHOST
-        AI_PASSIVE
-
 
 cdef extern from "uv.h" nogil:
     enum:
-        UV_VERSION_HEX
         UV_EOF
         UV_EAGAIN
-        UV_ECANCELED
         UV_EINVAL
         UV_EADDRINUSE
         UV_EAFNOSUPPORT
         UV_ENOTCONN
-        UV_ENOBUFS
         UV_EAI_NONAME
         UV_EAI_NODATA
-        UV_EAI_AGAIN
-        UV_EAI_FAIL
         UV_EAI_ADDRFAMILY
         UV_READABLE
         UV_TCP_IPV6ONLY
 
     ctypedef enum uv_run_mode:
         UV_RUN_DEFAULT
-        UV_RUN_ONCE
-        UV_RUN_NOWAIT
 
     ctypedef int uv_os_fd_t
 
@@ -126,8 +111,6 @@ cdef extern from "uv.h" nogil:
     ctypedef struct uv_poll_t:
         void* data
 
-    ctypedef struct uv_req_t:
-        void* data
 
     ctypedef struct uv_write_t:
         void* data
@@ -164,29 +147,23 @@ cdef extern from "uv.h":
 
 
 cdef extern from "uv.h" nogil:
-    unsigned int uv_version()
     const char* uv_version_string()
     const char* uv_strerror(int err)
     const char* uv_err_name(int err)
-    int uv_translate_sys_error(int sys_errno)
 
     uv_loop_t* uv_default_loop()
     int uv_run(uv_loop_t*, uv_run_mode mode)
     void uv_stop(uv_loop_t*)
-    int uv_loop_alive(const uv_loop_t*)
     uint64_t uv_now(const uv_loop_t*)
     void uv_update_time(uv_loop_t*)
     void uv_walk(uv_loop_t*, uv_walk_cb walk_cb, void* arg)
 
     void uv_close(uv_handle_t*, uv_close_cb close_cb)
     int uv_is_closing(const uv_handle_t*)
-    int uv_is_active(const uv_handle_t*)
     void uv_ref(uv_handle_t*)
     void uv_unref(uv_handle_t*)
-    int uv_has_ref(const uv_handle_t*)
     int uv_fileno(const uv_handle_t*, uv_os_fd_t* fd)
 
-    uv_buf_t uv_buf_init(char* base, unsigned int len)
 
     int uv_timer_init(uv_loop_t*, uv_timer_t*)
     int uv_timer_start(uv_timer_t*, uv_timer_cb cb, uint64_t timeout, uint64_t repeat)
@@ -194,7 +171,6 @@ cdef extern from "uv.h" nogil:
 
     int uv_prepare_init(uv_loop_t*, uv_prepare_t*)
     int uv_prepare_start(uv_prepare_t*, uv_prepare_cb cb)
-    int uv_prepare_stop(uv_prepare_t*)
     int uv_check_init(uv_loop_t*, uv_check_t*)
     int uv_check_start(uv_check_t*, uv_check_cb cb)
     int uv_check_stop(uv_check_t*)

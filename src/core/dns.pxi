@@ -32,22 +32,21 @@ cdef tuple _sockaddr_tuple(const sockaddr* addr):
 
 
 cdef class _Lookup:
-    """One name resolution: calls callback(lookup, status, [(family, address), ...]).
+    """One name resolution for `owner`, whose _lookup_done() gets the answer.
 
-    Its owner keeps the lookup it is waiting for and ignores any other, so the answer to an
+    The owner keeps the lookup it is waiting for and ignores any other, so the answer to an
     abandoned lookup never acts on the owner's next attempt.
     """
-    cdef object callback
 
 
-cdef _Lookup _lookup(str host, int family, object callback):
+cdef _Lookup _lookup(Handle owner, str host, int family):
     """Resolves host in libuv's thread pool; an IP literal answers itself on a later tick
     (whatever `family` says, as in Node)."""
     cdef _Lookup lookup = _Lookup.__new__(_Lookup)
-    lookup.callback = callback
+    lookup.owner = owner
     cdef int literal = _ip_family(host)
     if literal:
-        _loop.ticks.append((callback, (lookup, 0, [(literal, host)])))
+        _call_later(_later_lookup_answer, lookup, [(literal, host)])
         return lookup
     cdef addrinfo hints
     memset(&hints, 0, sizeof(hints))
@@ -61,40 +60,45 @@ cdef _Lookup _lookup(str host, int family, object callback):
     if status < 0:
         Py_DECREF(lookup)
         _free_request(req)
-        _loop.ticks.append((callback, (lookup, status, [])))
+        _call_later(_later_lookup_failure, lookup, status)
     return lookup
 
 
+cdef int _later_lookup_answer(object lookup, object addresses) except -1:
+    (<_Lookup>lookup).owner._lookup_done(<_Lookup>lookup, 0, <list>addresses)
+    return 0
+
+
+cdef int _later_lookup_failure(object lookup, object status) except -1:
+    (<_Lookup>lookup).owner._lookup_done(<_Lookup>lookup, <int>status, [])
+    return 0
+
+
+cdef list _addresses(addrinfo* result):
+    """[(family, address)] of a getaddrinfo result, in its order, without repeats."""
+    addresses = []
+    cdef addrinfo* item = result
+    while item != NULL:
+        info = _sockaddr_tuple(item.ai_addr)
+        if info is not None:
+            entry = (4 if info[1] == 'IPv4' else 6, info[0])
+            if entry not in addresses:
+                addresses.append(entry)
+        item = item.ai_next
+    return addresses
+
+
 cdef void _on_getaddrinfo(uv_getaddrinfo_t* req, int status, addrinfo* result) noexcept:
-    _hold_gil()
+    _enter_callback()
     lookup = <_Lookup>req.data
     Py_DECREF(lookup)           # the reference libuv held; `lookup` keeps its own
     _free_request(req)
-    addresses = []
-    cdef addrinfo* item = result
     try:
-        while item != NULL:
-            info = _sockaddr_tuple(item.ai_addr)
-            if info is not None:
-                entry = (4 if info[1] == 'IPv4' else 6, info[0])
-                if entry not in addresses:
-                    addresses.append(entry)
-            item = item.ai_next
-        if result != NULL:
-            uv_freeaddrinfo(result)
-        lookup.callback(lookup, status, addresses)
+        addresses = _addresses(result)
+        (<_Lookup>lookup).owner._lookup_done(<_Lookup>lookup, status, addresses)
     except BaseException as exc:
         _loop.report(exc)
+    finally:
+        if result != NULL:
+            uv_freeaddrinfo(result)
     _loop.after_callback()
-
-
-cdef void _set_keepalive(uv_tcp_t* handle, bint enable, uint64_t initial_delay_ms) except *:
-    """Keep-alive; a delay under one second keeps the system's idle time (the kernel rejects 0)."""
-    cdef unsigned int delay_s = <unsigned int>(initial_delay_ms // 1000)
-    cdef uv_os_fd_t fd
-    cdef int on = 1
-    if enable and delay_s == 0:
-        if uv_fileno(<uv_handle_t*>handle, &fd) == 0:
-            setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on))
-        return
-    uv_tcp_keepalive(handle, enable, delay_s)

@@ -5,10 +5,6 @@
 
 cdef class _OnceListener:
     """Wraps a once() listener: removes itself, then calls the user's function."""
-    cdef object emitter
-    cdef object name
-    cdef readonly object listener
-    cdef unsigned char fired
 
     def __call__(self, *args):
         if self.fired:
@@ -31,9 +27,11 @@ cdef inline object _unwrap(object listener):
 
 
 cdef class EventEmitter:
-    """Node's EventEmitter: on/once/prependListener/off/emit/listeners/listenerCount/eventNames."""
-    cdef dict _events            # name -> tuple of listeners; None until the first listener
-    cdef object __weakref__
+    """Node's EventEmitter: on/once/prependListener/off/emit/listeners/listenerCount/eventNames.
+
+    Server and Socket emit their events from C, straight to the listeners: a subclass that
+    overrides emit() does not see them (add listeners to observe every event).
+    """
 
     def __init__(self, *args, **kwargs):
         pass

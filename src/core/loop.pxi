@@ -1,6 +1,6 @@
-# The loop: libuv's default loop, run with the GIL released; Node's nextTick queue and
-# immediates; call_soon_threadsafe; Ctrl-C through a wakeup fd; exceptions from callbacks
-# carried out of run().
+# The loop: libuv's default loop and the GIL policy around it; the one shape of every libuv
+# callback; Node's nextTick queue; call_soon_threadsafe; Ctrl-C through a wakeup fd; exceptions
+# from callbacks carried out of run().
 
 import collections as _collections
 import signal as _signal
@@ -16,15 +16,9 @@ cdef extern from "Python.h":
 
 cdef uv_loop_t* _uv_loop = uv_default_loop()
 
-# The loop's one read buffer: handed out by the alloc callback, released by the read callback.
-# A heap block of its own (glibc maps it apart), not a static array: next to the module's other
-# globals a static one made echo throughput swing between two levels from run to run.
-cdef char* _read_buffer = <char*>PyMem_RawMalloc(READ_BUFFER_BYTES)
-cdef bint _read_buffer_in_use = False
-
 # The GIL policy: run() calls uv_run holding the GIL; a prepare handle drops it right before
-# libuv blocks in epoll, and the first callback after the poll takes it back (_hold_gil, the
-# first statement of every libuv callback). So the GIL is released exactly while the loop
+# libuv blocks in epoll, and the first callback after the poll takes it back (_enter_callback,
+# the first statement of every libuv callback). So the GIL is released exactly while the loop
 # waits in the kernel, and a burst of callbacks pays for one GIL hand-over, not one each.
 cdef PyThreadState* _gil_released_for_poll = NULL
 cdef uv_prepare_t _gil_release_prepare
@@ -43,49 +37,57 @@ cdef void _release_gil_before_poll(uv_prepare_t* handle) noexcept nogil:
         _gil_released_for_poll = PyEval_SaveThread()
 
 
-# The loop's own handles live as long as the process; none of them keeps run() alive except
-# the idle handle while a referenced immediate is pending.
-cdef uv_check_t _immediate_check
-cdef uv_idle_t _immediate_idle
-cdef uv_async_t _threadsafe_async
-cdef uv_poll_t _signal_poll
+# Every libuv callback has one shape:
+#
+#     cdef void _on_<handle>_<event>(uv_..._t* handle, ...) noexcept:
+#         _enter_callback()                          # the GIL, first
+#         owner = _owner(<uv_handle_t*>handle)       # None once its object is gone
+#         if owner is not None:
+#             try:
+#                 (<Kind>owner)._<event>_done(...)   # the work, in a method of the owner
+#             except BaseException as exc:
+#                 _loop.report(exc)
+#         _loop.after_callback()                     # Node's nextTick queue
+#
+# Requests (write, connect, shutdown, getaddrinfo) find their owner in req.data.
+
+cdef inline void _enter_callback() noexcept nogil:
+    _hold_gil()
+    IOTNET_ASSERT_GIL()
+
+
+cdef class _Later:
+    pass
+
+
+cdef int _call_later(later_fn fn, object target, object arg=None) except -1:
+    """Queues fn(target, arg) on the tick queue: after the current callback, before any I/O."""
+    cdef _Later entry = _Later.__new__(_Later)
+    entry.fn = fn
+    entry.target = target
+    entry.arg = arg
+    _loop.ticks.append(entry)
+    return 0
 
 
 cdef class Loop:
-    cdef unsigned char running
-    cdef unsigned char stop_requested
-    cdef list errors                  # exceptions from callbacks, raised by run() one per call
-    cdef object uncaught_handler
-    cdef object ticks                 # deque of (fn, args): Node's nextTick queue
-    cdef list immediates              # Immediate objects waiting for the check phase
-    cdef Py_ssize_t refed_immediates  # how many of them keep run() alive
-    cdef object threadsafe_calls      # deque of (fn, args) appended by other threads
-    cdef object signal_reader         # socketpair: Python's wakeup fd writes, the loop polls
-    cdef object signal_writer
-    cdef unsigned long thread_ident   # the thread inside run(), while running
 
     def __cinit__(self):
-        if _read_buffer == NULL:
-            raise MemoryError('iotnet: no memory for the read buffer')
         self.errors = []
         self.ticks = _collections.deque()
-        self.immediates = []
         self.threadsafe_calls = _collections.deque()
         _check_uv(uv_prepare_init(_uv_loop, &_gil_release_prepare), 'uv_prepare_init')
         uv_unref(<uv_handle_t*>&_gil_release_prepare)
         uv_prepare_start(&_gil_release_prepare, _release_gil_before_poll)
-        _check_uv(uv_check_init(_uv_loop, &_immediate_check), 'uv_check_init')
-        _check_uv(uv_idle_init(_uv_loop, &_immediate_idle), 'uv_idle_init')
         _check_uv(uv_async_init(_uv_loop, &_threadsafe_async, _on_threadsafe_async),
                   'uv_async_init')
-        uv_unref(<uv_handle_t*>&_immediate_check)
-        uv_unref(<uv_handle_t*>&_immediate_idle)
         uv_unref(<uv_handle_t*>&_threadsafe_async)
 
     # -- exceptions from callbacks --------------------------------------------------------------
 
     cdef void report(self, object exc) noexcept:
         """Hands an exception raised by a callback to the uncaught handler, or stops run()."""
+        IOTNET_ASSERT_GIL()
         if self.uncaught_handler is not None and not isinstance(exc, KeyboardInterrupt):
             try:
                 self.uncaught_handler(exc)
@@ -104,11 +106,17 @@ cdef class Loop:
     # (with on_uncaught_exception nothing waits): run() stops promptly, and nothing is lost.
 
     cdef void run_ticks(self) noexcept:
+        cdef _Later later
         ticks = self.ticks
         while ticks and not self.errors:
-            fn, args = ticks.popleft()
+            entry = ticks.popleft()
             try:
-                fn(*args)
+                if type(entry) is _Later:
+                    later = <_Later>entry
+                    later.fn(later.target, later.arg)
+                else:
+                    fn, args = entry
+                    fn(*args)
             except BaseException as exc:
                 self.report(exc)
 
@@ -121,48 +129,6 @@ cdef class Loop:
             except BaseException as exc:
                 self.report(exc)
             self.after_callback()
-
-    # -- immediates -----------------------------------------------------------------------------
-
-    cdef void add_immediate(self, Immediate immediate):
-        if not self.immediates:
-            uv_check_start(&_immediate_check, _on_immediate_check)
-            uv_idle_start(&_immediate_idle, _on_immediate_idle)
-        self.immediates.append(immediate)
-        if immediate.refed:
-            self.immediate_ref_changed(1)
-
-    cdef void immediate_ref_changed(self, Py_ssize_t delta):
-        self.refed_immediates += delta
-        if self.refed_immediates > 0:
-            uv_ref(<uv_handle_t*>&_immediate_idle)
-        else:
-            uv_unref(<uv_handle_t*>&_immediate_idle)
-
-    cdef void run_immediates(self) noexcept:
-        """Runs the immediates queued before this check phase; new ones wait for the next."""
-        cdef Immediate immediate
-        batch = self.immediates
-        self.immediates = []
-        cdef Py_ssize_t i
-        for i in range(len(batch)):
-            if self.errors:
-                self.immediates[0:0] = batch[i:]      # first in the next run()
-                break
-            immediate = batch[i]
-            if immediate.cleared:
-                continue
-            immediate.cleared = True
-            if immediate.refed:
-                self.immediate_ref_changed(-1)
-            try:
-                immediate.callback(*immediate.args)
-            except BaseException as exc:
-                self.report(exc)
-            self.after_callback()
-        if not self.immediates:
-            uv_check_stop(&_immediate_check)
-            uv_idle_stop(&_immediate_idle)
 
     # -- Ctrl-C ---------------------------------------------------------------------------------
 
@@ -207,8 +173,7 @@ cdef class Loop:
             old_wakeup_fd = self.watch_signals()
             watching = old_wakeup_fd is not None
             self.run_ticks()
-            if not self.errors:
-                self.run_threadsafe_calls()       # posted before run(): they run in this one
+            self.run_threadsafe_calls()       # posted before run(): they run in this one
             while not self.errors and not self.stop_requested:
                 if not _run_uv_until_idle_or_stopped():
                     break
@@ -233,27 +198,20 @@ cdef void _check_uv(int status, str what) except *:
         raise uv_error(status, what)
 
 
+# The loop's own handles live as long as the process and never keep run() alive.
+cdef uv_async_t _threadsafe_async
+cdef uv_poll_t _signal_poll
+
 cdef Loop _loop = Loop()
 
 
-# -- callbacks of the loop's own handles ----------------------------------------------------------
-
-cdef void _on_immediate_check(uv_check_t* handle) noexcept:
-    _hold_gil()
-    _loop.run_immediates()
-
-
-cdef void _on_immediate_idle(uv_idle_t* handle) noexcept nogil:
-    pass        # its only job is to keep uv_run from blocking while immediates wait
-
-
 cdef void _on_threadsafe_async(uv_async_t* handle) noexcept:
-    _hold_gil()
+    _enter_callback()
     _loop.run_threadsafe_calls()
 
 
 cdef void _on_signal_poll(uv_poll_t* handle, int status, int events) noexcept:
-    _hold_gil()
+    _enter_callback()
     try:
         _loop.drain_signal_socket()
         PyErr_CheckSignals()      # runs Python's handlers: SIGINT raises KeyboardInterrupt here
@@ -262,19 +220,40 @@ cdef void _on_signal_poll(uv_poll_t* handle, int status, int events) noexcept:
     _loop.after_callback()
 
 
-# -- the public loop functions --------------------------------------------------------------------
-
-def run():
-    """Runs the loop until no referenced handle, request or timer is left (or stop())."""
-    _loop.run()
-
-
 cdef inline int _check_loop_thread() except -1:
     """Everything but call_soon_threadsafe belongs to the thread inside run() while it runs."""
     if _loop.running and PyThread_get_thread_ident() != _loop.thread_ident:
         raise RuntimeError('iotnet: this call belongs to the thread running iotnet.run(); '
                            'from another thread use iotnet.call_soon_threadsafe()')
     return 0
+
+
+cdef inline object _check_callable(object fn, str what):
+    if not callable(fn):
+        raise TypeError(f'{what} must be callable, not {type(fn).__name__}')
+    return fn
+
+
+cdef void _call_each(list callbacks, object arg) noexcept:
+    """Calls every callback with arg; one that raises does not keep the others from running."""
+    for callback in callbacks:
+        if callback is not None:
+            try:
+                callback(arg)
+            except BaseException as exc:
+                _loop.report(exc)
+
+
+cdef int _later_call_each(object callbacks, object arg) except -1:
+    _call_each(<list>callbacks, arg)
+    return 0
+
+
+# -- the public loop functions --------------------------------------------------------------------
+
+def run():
+    """Runs the loop until no referenced handle, request or timer is left (or stop())."""
+    _loop.run()
 
 
 def stop():
@@ -308,9 +287,3 @@ def on_uncaught_exception(handler):
 def libuv_version():
     """The version string of the libuv library actually loaded."""
     return uv_version_string().decode()
-
-
-cdef inline object _check_callable(object fn, str what):
-    if not callable(fn):
-        raise TypeError(f'{what} must be callable, not {type(fn).__name__}')
-    return fn

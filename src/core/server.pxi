@@ -1,29 +1,9 @@
 # Server: Node's net.Server on a listening uv_tcp_t (or uv_pipe_t for `path`).
 
-cdef class Server(EventEmitter):
+cdef class Server(Handle):
     """A TCP or Unix-domain listening socket: Node's net.Server."""
-    cdef uv_stream_t* handle
-    cdef unsigned char is_pipe
-    cdef unsigned char refed
-    cdef unsigned char is_listening
-    cdef unsigned char close_requested
-    cdef unsigned char handle_closing
-    cdef dict pending_listen         # the listen() spec while its host name is resolved
-    cdef _Lookup pending_lookup      # that resolution; any other answer is ignored
-    cdef object pipe_path
-    cdef Py_ssize_t connections      # accepted sockets not destroyed (getConnections)
-    cdef Py_ssize_t open_connections # accepted sockets whose 'close' is still to come
-    cdef object max_connections_value
-    cdef Py_ssize_t connection_limit # maxConnections as a number; 0: no limit
-    cdef unsigned char allow_half_open
-    cdef unsigned char pause_on_connect
-    cdef unsigned char no_delay
-    cdef unsigned char keep_alive
-    cdef uint64_t keep_alive_delay_ms
-    cdef Py_ssize_t high_water_mark
 
     def __cinit__(self, *args, **kwargs):
-        self.refed = True
         self.high_water_mark = DEFAULT_HIGH_WATER_MARK_BYTES
 
     def __init__(self, options=None, connectionListener=None, **kwargs):
@@ -37,17 +17,13 @@ cdef class Server(EventEmitter):
         if listener is not None:
             self.on('connection', listener)
 
-    def __dealloc__(self):
-        if self.handle != NULL:
-            _close_orphan_handle(<uv_handle_t*>self.handle)
-
     # -- listening ------------------------------------------------------------------------------
 
     def listen(self, *args, **kwargs):
         """listen(port=0, host=None, backlog=511, listener) or listen(options, listener)."""
         _check_loop_thread()
         spec, listener = _args.listen_args(args, kwargs)
-        if self.handle != NULL or self.pending_listen is not None:
+        if self.uv_handle != NULL or self.pending_listen is not None:
             raise net_error('ERR_SERVER_ALREADY_LISTEN')
         if listener is not None:
             self.once('listening', listener)
@@ -72,7 +48,7 @@ cdef class Server(EventEmitter):
                     self._listen_failed(status, host, spec['port'])
             else:
                 self.pending_listen = spec
-                self.pending_lookup = _lookup(host, 0, self._on_listen_lookup)
+                self.pending_lookup = _lookup(self, host, 0)
         return self
 
     cdef int _listen_on(self, dict spec, int family, str address) except? -9999:
@@ -88,53 +64,45 @@ cdef class Server(EventEmitter):
         if status < 0:
             _free_handle(handle)
             return status
-        _own_handle(<uv_handle_t*>handle, self)
-        self.handle = <uv_stream_t*>handle
+        self._own(<uv_handle_t*>handle)
         self.is_pipe = False
         if spec['reusePort'] and uv_fileno(<uv_handle_t*>handle, &fd) == 0:
             setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on))
         status = uv_tcp_bind(handle, <sockaddr*>&addr,
                              UV_TCP_IPV6ONLY if spec['ipv6Only'] and family == 6 else 0)
         if status == 0:
-            status = uv_listen(self.handle, spec['backlog'], _on_server_connection)
+            status = uv_listen(<uv_stream_t*>handle, spec['backlog'], _on_server_connection)
         if status < 0:
-            self._close_handle_quietly()
+            self._close_quietly()
             return status
         self._listening()
         return 0
 
     cdef void _listen_pipe(self, dict spec) except *:
         path = spec['path']
-        cdef bytes raw = _os_for_paths.fsencode(path)
+        cdef bytes raw = _os.fsencode(path)
         cdef uv_pipe_t* handle = <uv_pipe_t*>_new_handle(sizeof(uv_pipe_t))
         cdef int status = uv_pipe_init(_uv_loop, handle, 0)
         if status < 0:
             _free_handle(handle)
             raise uv_error(status, 'listen', address=path)
-        _own_handle(<uv_handle_t*>handle, self)
-        self.handle = <uv_stream_t*>handle
+        self._own(<uv_handle_t*>handle)
         self.is_pipe = True
         self.pipe_path = path
         status = uv_pipe_bind(handle, raw)    # libuv removes the file when the handle closes
         if status == 0:
-            status = uv_listen(self.handle, spec['backlog'], _on_server_connection)
+            status = uv_listen(<uv_stream_t*>handle, spec['backlog'], _on_server_connection)
         if status < 0:
-            self._close_handle_quietly()
+            self._close_quietly()
             self._listen_failed(status, path, None)
             return
         self._listening()
 
     cdef void _listening(self) except *:
-        if not self.refed:
-            uv_unref(<uv_handle_t*>self.handle)
         self.is_listening = True
-        _loop.ticks.append((self._emit_listening, ()))
+        _call_later(_later_emit_listening, self)
 
-    def _emit_listening(self):
-        if self.is_listening:
-            self._emit_event0('listening')
-
-    def _on_listen_lookup(self, _Lookup lookup, int status, list addresses):
+    cdef void _lookup_done(self, _Lookup lookup, int status, list addresses) except *:
         if lookup is not self.pending_lookup:
             return          # close() came first
         spec = self.pending_listen
@@ -152,16 +120,8 @@ cdef class Server(EventEmitter):
 
     cdef void _listen_failed(self, int status, object address, object port) except *:
         """A listen error is emitted as 'error' on a later tick, never raised from listen()."""
-        _loop.ticks.append((self._emit_error, (uv_error(status, 'listen', address=address,
-                                                         port=port),)))
-
-    def _emit_error(self, err):
-        self._emit_event1('error', err)
-
-    cdef void _close_handle_quietly(self):
-        if self.handle != NULL:
-            _close_owned_handle(<uv_handle_t*>self.handle)
-            self.handle = NULL
+        _call_later(_later_emit_server_error, self,
+                    uv_error(status, 'listen', address=address, port=port))
 
     # -- connections ----------------------------------------------------------------------------
 
@@ -172,9 +132,9 @@ cdef class Server(EventEmitter):
         cdef Socket sock = Socket.__new__(Socket)
         sock.is_pipe = self.is_pipe
         sock._create_handle()
-        status = uv_accept(self.handle, sock.handle)
+        status = uv_accept(<uv_stream_t*>self.uv_handle, <uv_stream_t*>sock.uv_handle)
         if status < 0:
-            sock._close_handle_quietly()
+            sock._close_quietly()
             self._emit_event1('error', uv_error(status, 'accept'))
             return
         sock.connected = True
@@ -182,7 +142,7 @@ cdef class Server(EventEmitter):
             # Over the limit: closed at once, and 'drop' tells who it was (Node 18+).
             if self._get('drop'):
                 self._emit_event1('drop', sock._endpoints())
-            sock._close_handle_quietly()
+            sock._close_quietly()
             return
         sock.allow_half_open = self.allow_half_open
         sock.high_water_mark = self.high_water_mark
@@ -190,15 +150,17 @@ cdef class Server(EventEmitter):
         sock.keep_alive = self.keep_alive
         sock.keep_alive_delay_ms = self.keep_alive_delay_ms
         sock._apply_tcp_options()
-        sock.server = self
+        sock.parent = self
         self.connections += 1
         self.open_connections += 1
         sock.paused = self.pause_on_connect
         sock._update_reading()
         self._emit_event1('connection', sock)
 
-    cdef void _connection_closed(self) except *:
-        """After an accepted socket's 'close'."""
+    cdef void _child_destroyed(self):
+        self.connections -= 1             # getConnections() counts the living
+
+    cdef void _child_closed(self) except *:
         self.open_connections -= 1
         if self.close_requested:
             self._emit_close_if_drained()
@@ -211,34 +173,34 @@ cdef class Server(EventEmitter):
         On a server that is not listening, callback gets ERR_SERVER_NOT_RUNNING on a later tick.
         """
         _check_loop_thread()
-        cdef bint running = self.handle != NULL or self.pending_listen is not None
+        cdef bint running = self.uv_handle != NULL or self.pending_listen is not None
         if callback is not None:
             _check_callable(callback, 'callback')
             if running:
                 self.once('close', callback)
             else:
-                _loop.ticks.append((self._closed_while_not_running, (callback,)))
+                _call_later(_later_closed_while_not_running, self, callback)
         self.close_requested = True
         self.pending_listen = None
         self.pending_lookup = None
-        if self.handle != NULL:
+        if self.uv_handle != NULL:
             self.is_listening = False
             self.handle_closing = True
-            uv_close(<uv_handle_t*>self.handle, _on_server_close)
-            self.handle = NULL
+            self._close()
         elif running or callback is None:
-            _loop.ticks.append((self._emit_close_if_drained, ()))
+            _call_later(_later_emit_close_if_drained, self)
         return self
 
-    def _closed_while_not_running(self, callback):
-        """close(callback) before listen(): 'close' (unless a listen() came since), then
-        callback(ERR_SERVER_NOT_RUNNING), whatever happened in between."""
+    cdef void _handle_closed(self) except *:
+        self.handle_closing = False
         self._emit_close_if_drained()
-        callback(net_error('ERR_SERVER_NOT_RUNNING'))
 
-    def _emit_close_if_drained(self):
+    cdef void _force_close(self) except *:
+        self.close()
+
+    cdef void _emit_close_if_drained(self) except *:
         # As in Node, every close() on a server with nothing open ends in a 'close'.
-        if (self.handle == NULL and not self.handle_closing and self.pending_listen is None
+        if (self.uv_handle == NULL and not self.handle_closing and self.pending_listen is None
                 and self.open_connections == 0):
             self._emit_event0('close')
 
@@ -248,11 +210,11 @@ cdef class Server(EventEmitter):
         """{'address', 'family', 'port'} (the path for a Unix socket); None when not listening."""
         cdef sockaddr_storage addr
         cdef int size = sizeof(addr)
-        if not self.is_listening or self.handle == NULL:
+        if not self.is_listening or self.uv_handle == NULL:
             return None
         if self.is_pipe:
             return self.pipe_path
-        if uv_tcp_getsockname(<uv_tcp_t*>self.handle, <sockaddr*>&addr, &size) < 0:
+        if uv_tcp_getsockname(<uv_tcp_t*>self.uv_handle, <sockaddr*>&addr, &size) < 0:
             return None
         info = _sockaddr_tuple(<sockaddr*>&addr)
         return {'address': info[0], 'family': info[1], 'port': info[2]}
@@ -261,20 +223,6 @@ cdef class Server(EventEmitter):
         """callback(None, count) on a later tick; count: accepted sockets not destroyed."""
         _check_loop_thread()
         _loop.ticks.append((_check_callable(callback, 'callback'), (None, self.connections)))
-        return self
-
-    def ref(self):
-        _check_loop_thread()
-        self.refed = True
-        if self.handle != NULL:
-            uv_ref(<uv_handle_t*>self.handle)
-        return self
-
-    def unref(self):
-        _check_loop_thread()
-        self.refed = False
-        if self.handle != NULL:
-            uv_unref(<uv_handle_t*>self.handle)
         return self
 
     @property
@@ -294,23 +242,40 @@ cdef class Server(EventEmitter):
     get_connections = getConnections
 
 
+# -- tick entries ---------------------------------------------------------------------------------
+
+cdef int _later_emit_listening(object server, object unused) except -1:
+    if (<Server>server).is_listening:
+        (<Server>server)._emit_event0('listening')
+    return 0
+
+
+cdef int _later_emit_server_error(object server, object err) except -1:
+    (<Server>server)._emit_event1('error', err)
+    return 0
+
+
+cdef int _later_emit_close_if_drained(object server, object unused) except -1:
+    (<Server>server)._emit_close_if_drained()
+    return 0
+
+
+cdef int _later_closed_while_not_running(object server, object callback) except -1:
+    """close(callback) before listen(): 'close' (unless a listen() came since), then
+    callback(ERR_SERVER_NOT_RUNNING), whatever happened in between."""
+    (<Server>server)._emit_close_if_drained()
+    callback(net_error('ERR_SERVER_NOT_RUNNING'))
+    return 0
+
+
+# -- libuv callbacks of servers -------------------------------------------------------------------
+
 cdef void _on_server_connection(uv_stream_t* handle, int status) noexcept:
-    _hold_gil()
-    cdef Server server = <Server>handle.data
-    try:
-        server._accept(status)
-    except BaseException as exc:
-        _loop.report(exc)
-    _loop.after_callback()
-
-
-cdef void _on_server_close(uv_handle_t* handle) noexcept:
-    _hold_gil()
-    owner = _take_closed_handle(handle)
+    _enter_callback()
+    owner = _owner(<uv_handle_t*>handle)
     if owner is not None:
         try:
-            (<Server>owner).handle_closing = False
-            owner._emit_close_if_drained()
+            (<Server>owner)._accept(status)
         except BaseException as exc:
             _loop.report(exc)
     _loop.after_callback()

@@ -1,24 +1,11 @@
 # Socket: Node's net.Socket on a uv_tcp_t (or a uv_pipe_t for `path`): connect with name
-# resolution trying every address in order, TCP options, and addresses.
+# resolution trying every address in order, TCP options, addresses and the properties.
 
-from iotnet import _args
+import os as _os
 
 
 cdef class Socket(Stream):
     """A TCP or Unix-domain stream connection: Node's net.Socket."""
-    cdef tuple remote_cache          # (address, family, port), fetched once when asked
-    cdef tuple local_cache
-    cdef list connect_addresses      # [(family, address)] not yet tried
-    cdef object connect_host
-    cdef int connect_port
-    cdef object current_address
-    cdef object local_address
-    cdef int local_port
-    cdef unsigned char no_delay
-    cdef unsigned char keep_alive
-    cdef uint64_t keep_alive_delay_ms
-    cdef _Lookup pending_lookup      # the name resolution this connect() waits for
-    cdef dict pending_connect        # connect() while a destroyed connection is still closing
 
     def __init__(self, options=None, **kwargs):
         opts = _args.socket_options(options, kwargs)
@@ -30,7 +17,8 @@ cdef class Socket(Stream):
     def connect(self, *args, **kwargs):
         """connect(port, host='localhost', listener) or connect(options, listener)."""
         _check_loop_thread()
-        options, listener = _args.connect_args(args, kwargs)
+        options, listener = _args.connect_args(args, kwargs)    # once: iotnet.connect()'s
+                                                                # options come back as they are
         if (self.is_connecting or self.pending_connect is not None
                 or (self.connected and not self.is_destroyed)):
             raise NetError('ERR_SOCKET_CONNECTING', 'the socket is already connecting or '
@@ -45,11 +33,11 @@ cdef class Socket(Stream):
         self._start_connect(options)
         return self
 
-    cdef void _start_connect(self, dict options) except *:
+    cdef void _start_connect(self, object options) except *:
         if self.closed:
             self._reset()
         if options['timeout']:
-            self.setTimeout(options['timeout'])
+            self._set_idle_timeout(options['timeout'])
         if options['noDelay']:
             self.no_delay = True
         if options['keepAlive']:
@@ -63,7 +51,7 @@ cdef class Socket(Stream):
             return
         self.connect_host = options['host']
         self.connect_port = options['port']
-        self.pending_lookup = _lookup(self.connect_host, options['family'], self._on_lookup)
+        self.pending_lookup = _lookup(self, self.connect_host, options['family'])
 
     cdef void _after_close(self) except *:
         if self.pending_connect is not None:
@@ -85,9 +73,8 @@ cdef class Socket(Stream):
         self.held_chunks = None
         self.held_bytes = 0
         self.remote_cache = self.local_cache = None
-        self.idle_timeout_ms = 0
 
-    def _on_lookup(self, _Lookup lookup, int status, list addresses):
+    cdef void _lookup_done(self, _Lookup lookup, int status, list addresses) except *:
         if lookup is not self.pending_lookup:
             return          # an abandoned attempt: destroy() came first
         self.pending_lookup = None
@@ -118,7 +105,8 @@ cdef class Socket(Stream):
         _parse_ip(address, self.connect_port, &addr)
         req = <uv_connect_t*>_new_request(sizeof(uv_connect_t))
         req.data = <void*>self
-        status = uv_tcp_connect(req, <uv_tcp_t*>self.handle, <sockaddr*>&addr, _on_stream_connect)
+        status = uv_tcp_connect(req, <uv_tcp_t*>self.uv_handle, <sockaddr*>&addr,
+                                _on_stream_connect)
         if status < 0:
             _free_request(req)
             self._connect_failed(status, 'connect')
@@ -136,10 +124,10 @@ cdef class Socket(Stream):
         local = self.local_address or ('0.0.0.0' if family == 4 else '::')
         if not _parse_ip(local, self.local_port, &addr):
             return UV_EINVAL
-        return uv_tcp_bind(<uv_tcp_t*>self.handle, <sockaddr*>&addr, 0)
+        return uv_tcp_bind(<uv_tcp_t*>self.uv_handle, <sockaddr*>&addr, 0)
 
     cdef void _connect_pipe(self, object path) except *:
-        cdef bytes raw = _os_for_paths.fsencode(path)
+        cdef bytes raw = _os.fsencode(path)
         self.is_pipe = True
         self.current_address = path
         self.connect_port = 0
@@ -147,14 +135,14 @@ cdef class Socket(Stream):
         self._create_handle()
         cdef uv_connect_t* req = <uv_connect_t*>_new_request(sizeof(uv_connect_t))
         req.data = <void*>self
-        uv_pipe_connect(req, <uv_pipe_t*>self.handle, raw, _on_stream_connect)
+        uv_pipe_connect(req, <uv_pipe_t*>self.uv_handle, raw, _on_stream_connect)
 
     cdef void _connect_failed(self, int status, str syscall) except *:
         if status == UV_EADDRINUSE and (self.local_address or self.local_port):
             self._bind_failed(status)     # libuv reports a bind's EADDRINUSE at connect
             return
         if self.connect_addresses:
-            self._close_handle_quietly()
+            self._close_quietly()
             self._connect_next()
             return
         self._destroy(uv_error(status, syscall, address=self.current_address,
@@ -168,8 +156,8 @@ cdef class Socket(Stream):
         self.connected = True
         self.connect_addresses = None
         self._apply_tcp_options()
-        if self.idle_timeout_ms:
-            self._touch()
+        if self.idle is not None:
+            self.idle.touch()
         self._emit_event0('connect')
         self._emit_event0('ready')      # also when a 'connect' listener destroyed it, as Node
         if self.is_destroyed:
@@ -181,12 +169,120 @@ cdef class Socket(Stream):
             self._shutdown()
 
     cdef void _apply_tcp_options(self) except *:
-        if self.is_pipe or self.handle == NULL:
+        if self.is_pipe or self.uv_handle == NULL:
             return
         if self.no_delay:
-            uv_tcp_nodelay(<uv_tcp_t*>self.handle, 1)
+            uv_tcp_nodelay(<uv_tcp_t*>self.uv_handle, 1)
         if self.keep_alive:
-            _set_keepalive(<uv_tcp_t*>self.handle, True, self.keep_alive_delay_ms)
+            _set_keepalive(<uv_tcp_t*>self.uv_handle, True, self.keep_alive_delay_ms)
+
+    # -- writing, ending, reading: Node's stream methods ------------------------------------------
+
+    def write(self, data, encoding='utf8', callback=None):
+        """Sends data (bytes-like or str); False once the queued bytes reach highWaterMark."""
+        _check_loop_thread()
+        if callback is None and callable(encoding):
+            callback, encoding = encoding, 'utf8'
+        if callback is not None and not callable(callback):
+            raise TypeError(f'callback must be callable, not {type(callback).__name__}')
+        return self._write_data(_as_bytes(data, encoding), callback)
+
+    def end(self, data=None, encoding='utf8', callback=None):
+        """Writes data, then shuts down the sending side once everything is flushed."""
+        _check_loop_thread()
+        if callback is None and callable(encoding):
+            callback, encoding = encoding, 'utf8'
+        if callback is None and callable(data):
+            callback, data = data, None
+        if callback is not None and not callable(callback):
+            raise TypeError(f'callback must be callable, not {type(callback).__name__}')
+        if data is not None:
+            self.write(data, encoding)
+        if callback is not None:
+            if self.finished:
+                _loop.ticks.append((callback, (net_error('ERR_STREAM_ALREADY_FINISHED'),)))
+            elif self.is_destroyed:
+                _loop.ticks.append((callback, (net_error('ERR_STREAM_DESTROYED'),)))
+            else:
+                if self.end_callbacks is None:
+                    self.end_callbacks = []
+                self.end_callbacks.append(callback)
+        self._end()
+        return self
+
+    def destroy(self, error=None):
+        """Closes now, dropping what is queued; 'error'(error) first if given, then 'close'."""
+        _check_loop_thread()
+        if error is not None and not isinstance(error, BaseException):
+            raise TypeError(f'error must be an exception, not {type(error).__name__}')
+        if self.is_destroyed:
+            self._abandon_connect()      # destroy() again drops a connect() asked for meanwhile
+        self._destroy(error)
+        return self
+
+    def destroySoon(self):
+        """Closes once everything queued has been written."""
+        _check_loop_thread()
+        if self.finished or not (self.connected or self.is_connecting):
+            self._destroy(None)
+        else:
+            self._end()
+            self.once('finish', self.destroy)
+        return self
+
+    def pause(self):
+        """Stops reading from the kernel until resume()."""
+        _check_loop_thread()
+        self._set_paused(True)
+        return self
+
+    def resume(self):
+        """Starts reading again after pause(); chunks flow even with no 'data' listener."""
+        _check_loop_thread()
+        self._set_paused(False)
+        return self
+
+    def isPaused(self):
+        return bool(self.paused)
+
+    def setEncoding(self, encoding='utf8'):
+        """From now on 'data' gives str (None means 'utf8'); characters split across reads are
+        kept whole, and chunks still held for the first 'data' listener are converted too."""
+        _check_loop_thread()
+        self.decoder = _encoding.decoder(_encoding.normalize(
+            'utf8' if encoding is None else encoding))
+        if self.held_chunks:
+            converted = [self.decoder.decode(chunk) if not isinstance(chunk, str) else chunk
+                         for chunk in self.held_chunks]
+            self.held_chunks = [chunk for chunk in converted if chunk]
+            self.held_bytes = sum([len(chunk) for chunk in self.held_chunks])
+        return self
+
+    def setTimeout(self, ms, callback=None):
+        """Emits 'timeout' once after ms without reads or writes (0 turns it off)."""
+        _check_loop_thread()
+        cdef uint64_t timeout_ms = _args.idle_timeout(ms)
+        if callback is not None:
+            _check_callable(callback, 'callback')
+            if timeout_ms:
+                self.once('timeout', callback)
+            else:
+                self.off('timeout', callback)
+        if timeout_ms == 0 or not self.is_destroyed:
+            self._set_idle_timeout(timeout_ms)
+        return self
+
+    def pipe(self, destination, end=True):
+        """Writes every chunk read to destination, pausing while it is full; returns it."""
+        _check_loop_thread()
+        return _pipe(self, destination, end)
+
+    def unpipe(self, destination=None):
+        """Stops pipe(destination) (every pipe when None)."""
+        _check_loop_thread()
+        _unpipe(self, destination)
+        return self
+
 
     # -- options --------------------------------------------------------------------------------
 
@@ -194,8 +290,8 @@ cdef class Socket(Stream):
         """Disables (True) or enables Nagle's algorithm."""
         _check_loop_thread()
         self.no_delay = bool(noDelay)
-        if self.connected and not self.is_pipe and self.handle != NULL:
-            uv_tcp_nodelay(<uv_tcp_t*>self.handle, self.no_delay)
+        if self.connected and not self.is_pipe and self.uv_handle != NULL:
+            uv_tcp_nodelay(<uv_tcp_t*>self.uv_handle, self.no_delay)
         return self
 
     def setKeepAlive(self, enable=False, initialDelay=0):
@@ -203,8 +299,8 @@ cdef class Socket(Stream):
         _check_loop_thread()
         self.keep_alive = bool(enable)
         self.keep_alive_delay_ms = _args.milliseconds(initialDelay, 'initialDelay')
-        if self.connected and not self.is_pipe and self.handle != NULL:
-            _set_keepalive(<uv_tcp_t*>self.handle, self.keep_alive, self.keep_alive_delay_ms)
+        if self.connected and not self.is_pipe and self.uv_handle != NULL:
+            _set_keepalive(<uv_tcp_t*>self.uv_handle, self.keep_alive, self.keep_alive_delay_ms)
         return self
 
     # -- addresses ------------------------------------------------------------------------------
@@ -212,17 +308,17 @@ cdef class Socket(Stream):
     cdef tuple _remote(self):
         cdef sockaddr_storage addr
         cdef int size = sizeof(addr)
-        if (self.remote_cache is None and self.handle != NULL and self.connected
+        if (self.remote_cache is None and self.uv_handle != NULL and self.connected
                 and not self.is_pipe):
-            if uv_tcp_getpeername(<uv_tcp_t*>self.handle, <sockaddr*>&addr, &size) == 0:
+            if uv_tcp_getpeername(<uv_tcp_t*>self.uv_handle, <sockaddr*>&addr, &size) == 0:
                 self.remote_cache = _sockaddr_tuple(<sockaddr*>&addr)
         return self.remote_cache
 
     cdef tuple _local(self):
         cdef sockaddr_storage addr
         cdef int size = sizeof(addr)
-        if self.local_cache is None and self.handle != NULL and not self.is_pipe:
-            if uv_tcp_getsockname(<uv_tcp_t*>self.handle, <sockaddr*>&addr, &size) == 0:
+        if self.local_cache is None and self.uv_handle != NULL and not self.is_pipe:
+            if uv_tcp_getsockname(<uv_tcp_t*>self.uv_handle, <sockaddr*>&addr, &size) == 0:
                 self.local_cache = _sockaddr_tuple(<sockaddr*>&addr)
         return self.local_cache
 
@@ -270,18 +366,80 @@ cdef class Socket(Stream):
         local = self._local()
         return None if local is None else local[2]
 
+    # -- properties -----------------------------------------------------------------------------
+
+    @property
+    def bytesRead(self):
+        return self.bytes_read
+
+    @property
+    def bytesWritten(self):
+        """Bytes written, counting those still queued (before the connection too), as Node."""
+        return self.bytes_written + self.inflight_bytes + self.queued_bytes
+
+    @property
+    def writableLength(self):
+        return self._writable_length()
+
+    @property
+    def writableNeedDrain(self):
+        return bool(self.need_drain)
+
+    @property
+    def connecting(self):
+        return bool(self.is_connecting)
+
+    @property
+    def pending(self):
+        return bool(not self.connected or self.is_connecting)
+
+    @property
+    def destroyed(self):
+        return bool(self.is_destroyed)
+
+    @property
+    def allowHalfOpen(self):
+        return bool(self.allow_half_open)
+
+    @property
+    def readable(self):
+        return not self.readable_ended and not self.is_destroyed
+
+    @property
+    def writable(self):
+        return not self.ending and not self.is_destroyed
+
+    @property
+    def readyState(self):
+        if self.is_connecting:
+            return 'opening'
+        if self.is_destroyed or not self.connected:
+            return 'closed'
+        readable = not self.readable_ended
+        writable = not self.ending
+        if readable and writable:
+            return 'open'
+        if readable:
+            return 'readOnly'
+        if writable:
+            return 'writeOnly'
+        return 'closed'
+
+    destroy_soon = destroySoon
+    is_paused = isPaused
+    set_encoding = setEncoding
+    set_timeout = setTimeout
     set_no_delay = setNoDelay
     set_keep_alive = setKeepAlive
 
 
-cdef void _on_stream_connect(uv_connect_t* req, int status) noexcept:
-    _hold_gil()
-    cdef Socket sock = <Socket>req.data
-    cdef bint current = <uv_stream_t*>req.handle == sock.handle
-    _free_request(req)
-    if current:         # else its handle was closed (destroy, or a failed attempt) and replaced
-        try:
-            sock._connect_done(status)
-        except BaseException as exc:
-            _loop.report(exc)
-    _loop.after_callback()
+cdef void _set_keepalive(uv_tcp_t* handle, bint enable, uint64_t initial_delay_ms) except *:
+    """Keep-alive; a delay under one second keeps the system's idle time (the kernel rejects 0)."""
+    cdef unsigned int delay_s = <unsigned int>(initial_delay_ms // 1000)
+    cdef uv_os_fd_t fd
+    cdef int on = 1
+    if enable and delay_s == 0:
+        if uv_fileno(<uv_handle_t*>handle, &fd) == 0:
+            setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on))
+        return
+    uv_tcp_keepalive(handle, enable, delay_s)

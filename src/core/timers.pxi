@@ -3,16 +3,8 @@
 # starts and freed in the close callback after it fires (one-shot) or is cleared.
 
 
-cdef class Timer:
+cdef class Timer(Handle):
     """What setTimeout/setInterval return: ref(), unref(), hasRef(), refresh(), close()."""
-    cdef uv_timer_t* handle
-    cdef object callback
-    cdef tuple args
-    cdef uint64_t delay_ms
-    cdef unsigned char repeat
-    cdef unsigned char refed
-    cdef unsigned char cleared          # clearTimeout()/close(): refresh() does nothing after it
-    cdef object __weakref__
 
     def __init__(self, *args, **kwargs):
         raise TypeError('use iotnet.setTimeout() or iotnet.setInterval()')
@@ -20,48 +12,25 @@ cdef class Timer:
     cdef void arm(self) except *:
         if not _loop.running:
             uv_update_time(_uv_loop)     # else "now" is when the loop last ran (or was made)
-        if self.handle == NULL:
-            self.handle = <uv_timer_t*>_new_handle(sizeof(uv_timer_t))
-            _check_uv(uv_timer_init(_uv_loop, self.handle), 'uv_timer_init')
-            _own_handle(<uv_handle_t*>self.handle, self)
-            if not self.refed:
-                uv_unref(<uv_handle_t*>self.handle)
-        uv_timer_start(self.handle, _on_timer_fire, self.delay_ms,
+        cdef uv_timer_t* handle
+        if self.uv_handle == NULL:
+            handle = <uv_timer_t*>_new_handle(sizeof(uv_timer_t))
+            uv_timer_init(_uv_loop, handle)     # cannot fail
+            self._own(<uv_handle_t*>handle)
+        uv_timer_start(<uv_timer_t*>self.uv_handle, _on_timer_fire, self.delay_ms,
                        self.delay_ms if self.repeat else 0)
-
-    cdef void disarm(self):
-        if self.handle != NULL:
-            _close_owned_handle(<uv_handle_t*>self.handle)
-            self.handle = NULL
-
-    cdef void fire(self) noexcept:
-        if not self.repeat:
-            self.disarm()
-        try:
-            self.callback(*self.args)
-        except BaseException as exc:
-            _loop.report(exc)
 
     cdef void clear(self):
         self.cleared = True
-        self.disarm()
+        self._close_quietly()
 
-    def ref(self):
-        _check_loop_thread()
-        self.refed = True
-        if self.handle != NULL:
-            uv_ref(<uv_handle_t*>self.handle)
-        return self
+    cdef void _force_close(self) except *:
+        self.clear()
 
-    def unref(self):
-        _check_loop_thread()
-        self.refed = False
-        if self.handle != NULL:
-            uv_unref(<uv_handle_t*>self.handle)
-        return self
-
-    def hasRef(self):
-        return bool(self.refed)
+    cdef void fire(self) except *:
+        if not self.repeat:
+            self._close_quietly()
+        self.callback(*self.args)
 
     def refresh(self):
         """Starts the timer again from now with its delay (also after a timeout has fired);
@@ -76,33 +45,25 @@ cdef class Timer:
         self.clear()
         return self
 
-    has_ref = hasRef
-
 
 cdef void _on_timer_fire(uv_timer_t* handle) noexcept:
-    _hold_gil()
-    cdef Timer timer = <Timer>handle.data
-    timer.fire()
+    _enter_callback()
+    owner = _owner(<uv_handle_t*>handle)
+    if owner is not None:
+        try:
+            (<Timer>owner).fire()
+        except BaseException as exc:
+            _loop.report(exc)
     _loop.after_callback()
-
-
-cdef uint64_t _delay_ms(object ms) except? 0:
-    if isinstance(ms, bool) or not isinstance(ms, (int, float)):
-        raise TypeError(f'the delay must be a number of milliseconds, not {type(ms).__name__}')
-    if ms != ms or ms < 0 or ms > TIMER_MAX_DELAY_MS:
-        raise ValueError(f'the delay must be a number of milliseconds in '
-                         f'0..{TIMER_MAX_DELAY_MS}, not {ms!r}')
-    return max(<uint64_t>ms, TIMER_MIN_DELAY_MS)
 
 
 cdef Timer _start_timer(object callback, object ms, tuple args, bint repeat):
     _check_loop_thread()
     cdef Timer timer = Timer.__new__(Timer)
     timer.callback = _check_callable(callback, 'callback')
-    timer.delay_ms = _delay_ms(ms)
+    timer.delay_ms = _args.timer_delay(ms)
     timer.args = args
     timer.repeat = repeat
-    timer.refed = True
     timer.arm()
     return timer
 
@@ -124,12 +85,26 @@ def clearTimeout(timer):
         (<Timer>timer).clear()
 
 
+clearInterval = clearTimeout
+
+
+# -- immediates: the check phase, after I/O ------------------------------------------------------
+
+# The check handle runs the immediates; the idle handle keeps uv_run from blocking while a
+# referenced one waits. Both live as long as the process and never keep run() alive otherwise.
+cdef uv_check_t _immediate_check
+cdef uv_idle_t _immediate_idle
+cdef list _immediates = []               # Immediate objects waiting for the check phase
+cdef Py_ssize_t _refed_immediates = 0    # how many of them keep run() alive
+
+_check_uv(uv_check_init(_uv_loop, &_immediate_check), 'uv_check_init')
+_check_uv(uv_idle_init(_uv_loop, &_immediate_idle), 'uv_idle_init')
+uv_unref(<uv_handle_t*>&_immediate_check)
+uv_unref(<uv_handle_t*>&_immediate_idle)
+
+
 cdef class Immediate:
     """What setImmediate returns: ref(), unref(), hasRef()."""
-    cdef object callback
-    cdef tuple args
-    cdef unsigned char cleared
-    cdef unsigned char refed
 
     def __init__(self, *args, **kwargs):
         raise TypeError('use iotnet.setImmediate()')
@@ -137,14 +112,14 @@ cdef class Immediate:
     def ref(self):
         _check_loop_thread()
         if not self.refed and not self.cleared:
-            _loop.immediate_ref_changed(1)
+            _immediate_ref_changed(1)
         self.refed = True
         return self
 
     def unref(self):
         _check_loop_thread()
         if self.refed and not self.cleared:
-            _loop.immediate_ref_changed(-1)
+            _immediate_ref_changed(-1)
         self.refed = False
         return self
 
@@ -154,6 +129,52 @@ cdef class Immediate:
     has_ref = hasRef
 
 
+cdef void _immediate_ref_changed(Py_ssize_t delta):
+    global _refed_immediates
+    _refed_immediates += delta
+    if _refed_immediates > 0:
+        uv_ref(<uv_handle_t*>&_immediate_idle)
+    else:
+        uv_unref(<uv_handle_t*>&_immediate_idle)
+
+
+cdef void _run_immediates() noexcept:
+    """Runs the immediates queued before this check phase; new ones wait for the next. While an
+    exception waits to be raised from run(), the rest wait for the next run()."""
+    global _immediates
+    cdef Immediate immediate
+    batch = _immediates
+    _immediates = []
+    cdef Py_ssize_t i
+    for i in range(len(batch)):
+        if _loop.errors:
+            _immediates[0:0] = batch[i:]
+            break
+        immediate = batch[i]
+        if immediate.cleared:
+            continue
+        immediate.cleared = True
+        if immediate.refed:
+            _immediate_ref_changed(-1)
+        try:
+            immediate.callback(*immediate.args)
+        except BaseException as exc:
+            _loop.report(exc)
+        _loop.after_callback()
+    if not _immediates:
+        uv_check_stop(&_immediate_check)
+        uv_idle_stop(&_immediate_idle)
+
+
+cdef void _on_immediate_check(uv_check_t* handle) noexcept:
+    _enter_callback()
+    _run_immediates()
+
+
+cdef void _on_immediate_idle(uv_idle_t* handle) noexcept nogil:
+    pass        # its only job is to keep uv_run from blocking while immediates wait
+
+
 def setImmediate(callback, *args):
     """Runs callback(*args) in the loop's check phase, after I/O."""
     _check_loop_thread()
@@ -161,7 +182,11 @@ def setImmediate(callback, *args):
     immediate.callback = _check_callable(callback, 'callback')
     immediate.args = args
     immediate.refed = True
-    _loop.add_immediate(immediate)
+    if not _immediates:
+        uv_check_start(&_immediate_check, _on_immediate_check)
+        uv_idle_start(&_immediate_idle, _on_immediate_idle)
+    _immediates.append(immediate)
+    _immediate_ref_changed(1)
     return immediate
 
 
@@ -174,7 +199,4 @@ def clearImmediate(immediate):
         if not it.cleared:
             it.cleared = True
             if it.refed:
-                _loop.immediate_ref_changed(-1)
-
-
-clearInterval = clearTimeout
+                _immediate_ref_changed(-1)

@@ -13,7 +13,7 @@ Every camelCase name has a PEP 8 alias that is the same object (createServer/cre
 """
 from ._version import __version__
 from . import _core
-from ._address import isIP, isIPv4, isIPv6
+from ._address import isIP, isIPv4, isIPv6, is_ip, is_ipv4, is_ipv6
 from ._args import connect_args as _connect_args
 from ._core import (
     EventEmitter,
@@ -61,9 +61,6 @@ next_tick = nextTick
 clear_timeout = clearTimeout
 clear_interval = clearInterval
 clear_immediate = clearImmediate
-is_ip = isIP
-is_ipv4 = isIPv4
-is_ipv6 = isIPv6
 
 __all__ = [
     "__version__", "libuv_version", "run", "stop", "call_soon_threadsafe",

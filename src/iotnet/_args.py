@@ -8,11 +8,13 @@ import sys
 
 from ._address import isIP
 
-DEFAULT_HIGH_WATER_MARK_BYTES = 65536
-DEFAULT_BACKLOG = 511
+# The API's defaults and limits: the one place for each (the core reads them from here).
+DEFAULT_HIGH_WATER_MARK_BYTES = 65536   # write() returns False at this many queued bytes
+DEFAULT_BACKLOG = 511                   # listen() backlog, as in Node
 MAX_PORT = 65535
-MAX_MILLISECONDS = 2147483647   # Node's TIMEOUT_MAX
-MAX_BACKLOG = 2147483647        # listen()'s backlog is a C int
+MAX_MILLISECONDS = 2147483647           # Node's TIMEOUT_MAX
+MIN_TIMER_DELAY_MS = 1                  # setTimeout(fn, 0) waits 1 ms, as in Node
+MAX_BACKLOG = 2147483647                # listen()'s backlog is a C int
 
 # snake_case spellings accepted in option dicts and keyword arguments.
 _ALIASES = {
@@ -74,6 +76,17 @@ def _int_in_range(value, name, low, high):
     if not low <= value <= high:
         raise ValueError(f"{name} must be in {low}..{high}, not {value!r}")
     return value
+
+
+def timer_delay(value):
+    """setTimeout/setInterval's delay: milliseconds, at least MIN_TIMER_DELAY_MS."""
+    return max(milliseconds(value, "delay"), MIN_TIMER_DELAY_MS)
+
+
+def idle_timeout(value):
+    """Socket.setTimeout's milliseconds: 0 turns it off, anything above is a timer's delay."""
+    ms = milliseconds(value, "timeout")
+    return max(ms, MIN_TIMER_DELAY_MS) if value else 0
 
 
 def _high_water_mark(value):
@@ -185,8 +198,16 @@ def _missing_args(message):
     return err
 
 
+class ConnectOptions(dict):
+    """connect()'s options once checked: passed on to Socket.connect(), they are not checked
+    again (Node marks its normalized arguments for the same reason)."""
+
+
 def connect_args(args, kwargs):
     """connect(port, host='localhost', listener) or connect(options, listener)."""
+    if args and type(args[0]) is ConnectOptions and len(args) <= 2 and not kwargs:
+        listener = args[1] if len(args) == 2 else None
+        return args[0], _callable_or_none(listener, "connectListener")
     opts, listener = _call_form(args, kwargs, ("port", "host"), "connectListener", "connect")
     return connect_options(opts), _callable_or_none(listener, "connectListener")
 
@@ -208,21 +229,21 @@ def connect_options(opts):
             raise TypeError(f"localAddress must be a str, not {type(local_address).__name__}")
         if not isIP(local_address):
             raise ValueError(f"localAddress must be an IP address, not {local_address!r}")
-    return {
+    return ConnectOptions({
         "path": path,
         "port": None if path is not None else port(opts["port"], allow_zero=False),
         "host": _host(opts.get("host"), "localhost"),
         "family": family,
         "localAddress": local_address,
         "localPort": 0 if local_port is None else port(local_port, allow_str=False),
-        "timeout": None if timeout is None else milliseconds(timeout, "timeout"),
+        "timeout": None if timeout is None else idle_timeout(timeout),
         "noDelay": _bool(opts.get("noDelay", False), "noDelay"),
         "keepAlive": _bool(opts.get("keepAlive", False), "keepAlive"),
         "keepAliveInitialDelay": milliseconds(opts.get("keepAliveInitialDelay", 0),
                                               "keepAliveInitialDelay"),
         "allowHalfOpen": _bool(opts.get("allowHalfOpen", False), "allowHalfOpen"),
         "highWaterMark": _high_water_mark(opts.get("highWaterMark")),
-    }
+    })
 
 
 def listen_args(args, kwargs):

@@ -1,0 +1,262 @@
+# The classes of iotnet._core with their fields and C methods, in one place. Methods declared
+# here are C calls between the core's files; the .pxi files under core/ define them.
+#
+#   EventEmitter                       core/emitter.pxi
+#     Handle: owns one uv handle       core/handle.pxi
+#       Stream: bytes in and out       core/stream.pxi
+#         Socket: Node's net.Socket    core/tcp.pxi
+#       _IdleTimeout: a Stream's timer core/idle.pxi
+#       Server: a listening handle     core/server.pxi
+#       Timer: setTimeout/setInterval  core/timers.pxi
+from libc.stdint cimport uint64_t
+from uv cimport *
+
+
+cdef extern from "debug.h":
+    ctypedef struct iotnet_counters_t:
+        long handles
+        long requests
+        long buffers
+    iotnet_counters_t iotnet_counters
+    int IOTNET_DEBUG_BUILD
+    void IOTNET_COUNT_HANDLES(long delta) nogil
+    void IOTNET_COUNT_REQUESTS(long delta) nogil
+    void IOTNET_COUNT_BUFFERS(long delta) nogil
+    void IOTNET_ASSERT_GIL() nogil
+
+# A C function the tick queue runs: fn(target, arg).
+ctypedef int (*later_fn)(object target, object arg) except -1
+
+
+cdef class Loop:
+    cdef unsigned char running
+    cdef unsigned char stop_requested
+    cdef unsigned long thread_ident    # the thread inside run(), while running
+    cdef list errors                   # exceptions from callbacks, raised by run() one per call
+    cdef object uncaught_handler
+    cdef object ticks                  # deque: Node's nextTick queue of (fn, args) and _Later
+    cdef object threadsafe_calls       # deque of (fn, args) appended by other threads
+    cdef object signal_reader          # socketpair: Python's wakeup fd writes, the loop polls
+    cdef object signal_writer
+
+    cdef void report(self, object exc) noexcept
+    cdef void after_callback(self) noexcept
+    cdef void run_ticks(self) noexcept
+    cdef void run_threadsafe_calls(self) noexcept
+    cdef object watch_signals(self)
+    cdef void drain_signal_socket(self)
+    cdef run(self)
+
+
+cdef class _Later:
+    """A tick queue entry that is a C function: no Python-visible method behind it."""
+    cdef later_fn fn
+    cdef object target
+    cdef object arg
+
+
+cdef class EventEmitter:
+    cdef dict _events                  # name -> tuple of listeners; None until the first listener
+    cdef object __weakref__
+
+    cdef void _listeners_changed(self, object name)
+    cdef tuple _get(self, object name)
+    cdef _add(self, object name, object listener, bint prepend)
+    cdef bint _remove(self, object name, object listener) except -1
+    cdef _remove_at(self, object name, tuple current, Py_ssize_t i)
+    cdef _remove_all(self, object name)
+    cdef _once_wrapper(self, object name, object listener)
+    cdef bint _emit(self, object name, tuple args) except -1
+    cdef void _emit_event(self, object name, tuple args)
+    cdef void _emit_event0(self, object name)
+    cdef void _emit_event1(self, object name, object arg)
+
+
+cdef class _OnceListener:
+    cdef object emitter
+    cdef object name
+    cdef readonly object listener
+    cdef unsigned char fired
+
+
+cdef class Handle(EventEmitter):
+    cdef uv_handle_t* uv_handle         # own heap block; NULL when there is none (or it closes)
+    cdef unsigned char refed
+
+    cdef int _own(self, uv_handle_t* handle) except -1
+    cdef void _close(self)
+    cdef void _close_quietly(self)
+    cdef void _handle_closed(self) except *
+    cdef void _force_close(self) except *
+    cdef void _lookup_done(self, _Lookup lookup, int status, list addresses) except *
+    cdef void _child_destroyed(self)
+    cdef void _child_closed(self) except *
+
+
+cdef class _Lookup:
+    cdef Handle owner
+
+
+cdef class Timer(Handle):
+    cdef object callback
+    cdef tuple args
+    cdef uint64_t delay_ms
+    cdef unsigned char repeat
+    cdef unsigned char cleared          # clearTimeout()/close(): refresh() does nothing after it
+
+    cdef void arm(self) except *
+    cdef void clear(self)
+    cdef void fire(self) except *
+
+
+cdef class Immediate:
+    cdef object callback
+    cdef tuple args
+    cdef unsigned char cleared
+    cdef unsigned char refed
+
+
+cdef class Stream(Handle):
+    # What a read -> 'data' -> write() round touches comes first, so it shares cache lines.
+    cdef tuple data_listeners          # the 'data' listeners, cached for the read callback
+    cdef object decoder
+    cdef list held_chunks              # chunks read while no 'data' listener exists
+    cdef list queued                   # bytes/memoryviews for the next uv_write
+    cdef uint64_t bytes_read
+    cdef uint64_t bytes_written
+    cdef _IdleTimeout idle             # setTimeout()'s timer; None while there is no timeout
+    cdef Py_ssize_t high_water_mark
+    cdef unsigned char connected
+    cdef unsigned char ending                 # end() was called: no more writes
+    cdef unsigned char is_destroyed           # destroy() ran: no more I/O, 'close' is on its way
+    cdef unsigned char write_in_flight
+    # the connection's life
+    cdef unsigned char is_pipe
+    cdef unsigned char allow_half_open
+    cdef unsigned char is_connecting
+    cdef unsigned char closed                 # 'close' was emitted
+    cdef unsigned char emit_close_when_handle_closed
+    cdef unsigned char had_error
+    cdef Handle parent                 # the Server that accepted it: told of destroy and close
+    # reading
+    cdef unsigned char reading                # uv_read_start is in effect
+    cdef unsigned char paused                 # pause() (by the user or by pipe backpressure)
+    cdef unsigned char flowing                # resume() ran: chunks flow with no 'data' listener
+    cdef unsigned char readable_ended         # the peer's EOF was read
+    cdef unsigned char end_emitted
+    cdef unsigned char held_delivery_scheduled
+    cdef Py_ssize_t held_bytes
+    # writing
+    cdef unsigned char shutdown_started
+    cdef unsigned char finished               # 'finish' was emitted
+    cdef unsigned char need_drain
+    cdef list queued_callbacks         # parallel to queued
+    cdef Py_ssize_t queued_bytes
+    cdef list inflight                 # kept alive while libuv writes them
+    cdef list inflight_callbacks
+    cdef Py_ssize_t inflight_bytes
+    cdef list end_callbacks
+    cdef list pipes                    # the _Pipe of each pipe() (usually none or one)
+
+    cdef int _create_handle(self) except -1
+    cdef void _schedule_held_delivery(self)
+    cdef void _deliver_held(self) except *
+    cdef void _update_reading(self) except *
+    cdef void _read_done(self, ssize_t nread, const uv_buf_t* buf) except *
+    cdef int _on_data(self, object chunk, Py_ssize_t nread) except -1
+    cdef void _hold(self, object chunk) except *
+    cdef void _on_eof(self) except *
+    cdef void _emit_end(self) except *
+    cdef Py_ssize_t _writable_length(self)
+    cdef bint _write_data(self, bytes data, object callback) except -1
+    cdef void _queue(self, object data, Py_ssize_t size, object callback) except *
+    cdef int _flush_queue(self) except -1
+    cdef void _write_done(self, int status) except *
+    cdef void _write_refused(self, object callback) except *
+    cdef void _end(self) except *
+    cdef void _shutdown(self) except *
+    cdef void _shutdown_done(self, int status) except *
+    cdef void _finish(self) except *
+    cdef void _finish_unconnected(self) except *
+    cdef void _destroy(self, object error) except *
+    cdef void _abandon_connect(self)
+    cdef void _emit_close(self) except *
+    cdef void _after_close(self) except *
+    cdef void _connect_done(self, int status) except *
+    cdef void _set_paused(self, bint paused) except *
+    cdef void _set_idle_timeout(self, uint64_t timeout_ms) except *
+
+
+cdef class _IdleTimeout(Handle):
+    cdef Stream stream
+    cdef uint64_t timeout_ms
+    cdef uint64_t last_activity_ms
+    cdef unsigned char expired         # 'timeout' was emitted; the next activity re-arms it
+
+    cdef void start(self, uint64_t timeout_ms) except *
+    cdef void touch(self)
+    cdef void fired(self) except *
+
+
+cdef class _Pipe:
+    cdef Stream source
+    cdef object destination
+    cdef unsigned char end_destination
+    cdef unsigned char paused_source
+
+    cdef void detach(self)
+
+
+cdef class Socket(Stream):
+    cdef tuple remote_cache            # (address, family, port), fetched once when asked
+    cdef tuple local_cache
+    cdef list connect_addresses        # [(family, address)] not yet tried
+    cdef object connect_host
+    cdef int connect_port
+    cdef object current_address
+    cdef object local_address
+    cdef int local_port
+    cdef unsigned char no_delay
+    cdef unsigned char keep_alive
+    cdef uint64_t keep_alive_delay_ms
+    cdef _Lookup pending_lookup        # the name resolution this connect() waits for
+    cdef object pending_connect        # connect() while a destroyed connection is still closing
+
+    cdef void _start_connect(self, object options) except *
+    cdef void _reset(self) except *
+    cdef void _connect_next(self) except *
+    cdef int _bind_local(self, int family) except? -1
+    cdef void _bind_failed(self, int status) except *
+    cdef void _connect_pipe(self, object path) except *
+    cdef void _connect_failed(self, int status, str syscall) except *
+    cdef void _apply_tcp_options(self) except *
+    cdef tuple _remote(self)
+    cdef tuple _local(self)
+    cdef dict _endpoints(self)
+
+
+cdef class Server(Handle):
+    cdef unsigned char is_pipe
+    cdef unsigned char is_listening
+    cdef unsigned char close_requested
+    cdef unsigned char handle_closing
+    cdef dict pending_listen           # the listen() spec while its host name is resolved
+    cdef _Lookup pending_lookup        # that resolution; any other answer is ignored
+    cdef object pipe_path
+    cdef Py_ssize_t connections        # accepted sockets not destroyed (getConnections)
+    cdef Py_ssize_t open_connections   # accepted sockets whose 'close' is still to come
+    cdef object max_connections_value
+    cdef Py_ssize_t connection_limit   # maxConnections as a number; 0: no limit
+    cdef unsigned char allow_half_open
+    cdef unsigned char pause_on_connect
+    cdef unsigned char no_delay
+    cdef unsigned char keep_alive
+    cdef uint64_t keep_alive_delay_ms
+    cdef Py_ssize_t high_water_mark
+
+    cdef int _listen_on(self, dict spec, int family, str address) except? -9999
+    cdef void _listen_pipe(self, dict spec) except *
+    cdef void _listening(self) except *
+    cdef void _listen_failed(self, int status, object address, object port) except *
+    cdef void _accept(self, int status) except *
+    cdef void _emit_close_if_drained(self) except *
