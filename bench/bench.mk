@@ -1,7 +1,8 @@
 # `make bench` and `make bench-quick`: iotnet against its peers and the C libuv limit.
-# Included by the main Makefile, which defines PY, the venv, `build` and `sysdeps`.
+# Included by the main Makefile, which defines PY, APT_INSTALL, the venv, `build` and `sysdeps`.
 # What is measured and how: bench/README.md.
 PY               ?= .venv/bin/python
+APT_INSTALL      ?= bash scripts/apt-install.sh
 BENCH_DEPS_STAMP := $(or $(VENV),.venv)/.bench-deps-installed
 BENCH_BINS       := bench/bin/loadgen bench/bin/c_libuv
 
@@ -22,16 +23,12 @@ $(BENCH_DEPS_STAMP): bench/requirements.txt | $(PY)
 
 # valgrind (callgrind instruction counts), installed with apt-get only when missing.
 bench-valgrind:
-	@if ! command -v valgrind >/dev/null 2>&1; then \
-	  echo "bench: installing valgrind with apt-get"; \
-	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq valgrind >/dev/null; \
-	fi
+	@command -v valgrind >/dev/null 2>&1 || $(APT_INSTALL) valgrind
 
 bench-setup: build $(BENCH_DEPS_STAMP) $(BENCH_BINS) bench-valgrind
 
-# Every scenario, median of 3 (under 10 minutes on 2 cores).
+# Every scenario, median of 3 (under 10 minutes on 2 cores); writes bench/results/latest.* and
+# the last-measured section of bench/README.md (bench/report.py).
 bench: bench-setup
 	$(PY) bench/run.py
 

@@ -7,7 +7,9 @@ CPU-seconds), then callgrind instruction counts per round trip. Raw results go t
 bench/results/latest.json and a chart to bench/results/latest.png.
 
 usage: python bench/run.py [--quick] [--servers a,b] [--scenarios x,y] [--no-callgrind]
-Needs bench/bin/loadgen and bench/bin/c_libuv (make bench builds them).
+                           [--callgrind-only] [--callgrind-conns 1,100] [--iotnet-build NAME=SRC]...
+Needs bench/bin/loadgen and bench/bin/c_libuv (make bench builds them). A run that writes
+bench/results/latest.json also rewrites the "Last measured" section of bench/README.md (report.py).
 """
 import argparse
 import json
@@ -44,6 +46,9 @@ SERVERS = {
     "node": ("Node net", ["node", "bench/servers/node_net.js"]),
 }
 REFERENCE = "c_libuv"
+# More iotnet builds to run beside the tree's own (--iotnet-build NAME=SRC): name -> SRC, a src/
+# directory holding a built `iotnet` package. Each runs examples/echo_server.py with PYTHONPATH=SRC.
+BUILDS = {}
 
 # name -> loadgen arguments, the JSON field that is the result, its unit, and which way is better.
 SCENARIOS = {
@@ -61,10 +66,18 @@ def is_idle(scenario):
     return SCENARIOS[scenario][0][1] == "idle"
 
 # callgrind: the round trips of two runs; their difference cancels start-up and shutdown.
-CALLGRIND_ROUNDS = (1000, 6000)
-QUICK_CALLGRIND_ROUNDS = (500, 2500)
+# Run once per connection count (--callgrind-conns); iotnet builds given by --iotnet-build join in.
+CALLGRIND_CONNS = [1, 100]
+QUICK_CALLGRIND_CONNS = [1]
 CALLGRIND_SERVERS = ["c_libuv", "iotnet", "uvloop"]
 QUICK_CALLGRIND_SERVERS = ["c_libuv", "iotnet"]
+
+
+def callgrind_rounds(conns, quick):
+    """Round trips in all (not per connection) of the two runs: 1 conn 1000/6000, 100 conns 20,000/40,000."""
+    if quick:
+        return max(500, 100 * conns), max(2500, 200 * conns)
+    return max(1000, 200 * conns), max(6000, 400 * conns)
 
 
 class BenchError(Exception):
@@ -208,6 +221,8 @@ class Bench:
         self.env["PYTHONPATH"] = os.pathsep.join(filter(None, [iotnet_path, os.environ.get("PYTHONPATH")]))
         self.env["PYTHONHASHSEED"] = "0"
         self.env["PYTHONDONTWRITEBYTECODE"] = "1"
+        self.iotnet_path = iotnet_path
+        self.builds = {}  # what each iotnet server imports: its path, and its git commit if any
         self.idle_conns = 10000
         self.deadline = 0.0  # set when the matrix starts: re-runs of disturbed runs stay within it
         self.runs_left = 0
@@ -227,6 +242,8 @@ class Bench:
             elif name == "uvloop" and subprocess.run([PY, "-c", "import uvloop"], capture_output=True,
                                                      timeout=60).returncode != 0:
                 why = "uvloop is not installed in this Python"
+            elif name == "iotnet" or name in BUILDS:
+                why = self.check_build(name)
             if why:
                 self.notes.append(f"{SERVERS[name][0]} skipped: {why}")
                 log(f"skip {name}: {why}")
@@ -234,8 +251,37 @@ class Bench:
                 usable[name] = SERVERS[name][0]
         return usable
 
+    def env_for(self, name):
+        if name not in BUILDS:
+            return self.env
+        # Only that build on the path: the venv's iotnet-src.pth comes after PYTHONPATH.
+        return {**self.env, "PYTHONPATH": BUILDS[name]}
+
+    def check_build(self, name):
+        """None if the iotnet server `name` would import the build it is meant to; else why not."""
+        src = Path(BUILDS.get(name, self.iotnet_path)).resolve()
+        probe = "import iotnet, iotnet._core; print(iotnet._core.__file__)"
+        p = subprocess.run([PY, "-c", probe], cwd=ROOT, env=self.env_for(name), capture_output=True,
+                           text=True, timeout=60)
+        if p.returncode != 0:
+            return f"iotnet does not import from {src}: {(p.stderr.strip().splitlines() or ['?'])[-1]}"
+        core = Path(p.stdout.strip()).resolve()
+        if not core.is_relative_to(src):
+            return f"iotnet imports {core}, not a build in {src}"
+        self.builds[name] = {"path": str(src), "core": str(core), **git_state(src)}
+        # An in-place build older than its sources measures the old code: say so, but run it.
+        sources = [f for pat in ("*.pyx", "*.pxd", "*.pxi", "*.h") for f in src.rglob(pat)]
+        newer = max(sources, key=lambda f: f.stat().st_mtime, default=None)
+        if newer and newer.stat().st_mtime > core.stat().st_mtime:
+            self.builds[name]["stale"] = True
+            self.notes.append(f"{SERVERS[name][0]}: {core.name} is older than {newer.relative_to(src)} "
+                              "(not rebuilt since the sources changed)")
+            log(f"warning: {name}: {core} is older than {newer}")
+        return None
+
     def server(self, name, prefix=None, startup_timeout=20.0):
-        return Server(name, self.server_prefix if prefix is None else prefix, startup_timeout, self.env)
+        return Server(name, self.server_prefix if prefix is None else prefix, startup_timeout,
+                      self.env_for(name))
 
     # ---- one loadgen run ----
 
@@ -365,34 +411,39 @@ class Bench:
     # ---- callgrind ----
 
     def callgrind(self, servers):
+        """{connections: {server: Ir per round trip and the totals behind it}}, keys as strings (JSON)."""
         if not shutil.which("valgrind"):
             self.notes.append("callgrind skipped: valgrind is not installed")
             return {}
-        rounds = QUICK_CALLGRIND_ROUNDS if self.args.quick else CALLGRIND_ROUNDS
         wanted = QUICK_CALLGRIND_SERVERS if self.args.quick else CALLGRIND_SERVERS
+        wanted = [s for s in servers if s in wanted or s in BUILDS]
         results = {}
         tmp = Path(tempfile.mkdtemp(prefix="iotnet-callgrind-"))
         try:
-            for name in [s for s in wanted if s in servers]:
-                log(f"[callgrind] {name}")
-                try:
-                    irs = [self.callgrind_total(name, n, tmp) for n in rounds]
-                except BenchError as e:
-                    log(f"  {e}")
-                    results[name] = {"error": str(e)}
-                    continue
-                per_rt = (irs[1] - irs[0]) / (rounds[1] - rounds[0])
-                results[name] = {"rounds": list(rounds), "total_ir": irs, "ir_per_round_trip": round(per_rt, 1)}
-                log(f"  {per_rt:,.0f} Ir per round trip")
+            for conns in self.args.callgrind_conns:
+                rounds = callgrind_rounds(conns, self.args.quick)
+                per_server = results[str(conns)] = {}
+                for name in wanted:
+                    log(f"[callgrind] {name}, {conns} connection(s), {rounds[0]} and {rounds[1]} round trips")
+                    try:
+                        irs = [self.callgrind_total(name, conns, n, tmp) for n in rounds]
+                    except BenchError as e:
+                        log(f"  {e}")
+                        per_server[name] = {"conns": conns, "error": str(e)}
+                        continue
+                    per_rt = (irs[1] - irs[0]) / (rounds[1] - rounds[0])
+                    per_server[name] = {"conns": conns, "rounds": list(rounds), "total_ir": irs,
+                                        "ir_per_round_trip": round(per_rt, 1)}
+                    log(f"  {round(per_rt, 1):,.0f} Ir per round trip")
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return results
 
-    def callgrind_total(self, name, rounds, tmp):
-        out = tmp / f"callgrind.out.{name}.{rounds}"
+    def callgrind_total(self, name, conns, rounds, tmp):
+        out = tmp / f"callgrind.out.{name}.{conns}.{rounds}"
         prefix = [*self.server_prefix, "valgrind", "--tool=callgrind", "--quiet", f"--callgrind-out-file={out}"]
         with self.server(name, prefix=prefix, startup_timeout=120) as srv:
-            self.loadgen(srv, ["--mode", "echo", "--conns", "1", "--size", "64", "--count", str(rounds),
+            self.loadgen(srv, ["--mode", "echo", "--conns", str(conns), "--size", "64", "--count", str(rounds),
                                "--timeout", "120"], timeout=300)
             srv.stop(timeout=60)  # callgrind writes its file at exit
         text = out.read_text() if out.exists() else ""
@@ -480,21 +531,27 @@ def ratio_matrix(summary, servers):
 
 
 def callgrind_lines(cg, servers):
-    if not cg:
-        return ""
-    some = next((v for v in cg.values() if "rounds" in v), None)
-    how = (f"(Ir({some['rounds'][1]}) - Ir({some['rounds'][0]})) / {some['rounds'][1] - some['rounds'][0]}"
-           if some else "")
-    lines = [f"callgrind: server instructions per 64 B echo round trip, 1 connection, user space {how}"]
-    ref = cg.get(REFERENCE, {}).get("ir_per_round_trip")
-    for name, v in cg.items():
-        label = servers.get(name, SERVERS[name][0])
-        if "error" in v:
-            lines.append(f"  {label:<17} failed: {v['error'].splitlines()[0][:70]}")
-        else:
-            ratio = f"  ({v['ir_per_round_trip'] / ref:.2f}× C)" if ref else ""
-            lines.append(f"  {label:<17} {v['ir_per_round_trip']:>10,.0f} Ir{ratio}")
-    return "\n".join(lines)
+    """One block per connection count; cg as Bench.callgrind returns it."""
+    blocks = []
+    for conns, per_server in cg.items():
+        some = next((v for v in per_server.values() if "rounds" in v), None)
+        how = (f"(Ir({some['rounds'][1]}) - Ir({some['rounds'][0]})) / {some['rounds'][1] - some['rounds'][0]}"
+               if some else "")
+        lines = [f"callgrind: server instructions per 64 B echo round trip, {conns} connection"
+                 f"{'' if conns == '1' else 's'}, user space {how}"]
+        ir = {name: v["ir_per_round_trip"] for name, v in per_server.items() if "ir_per_round_trip" in v}
+        for name, v in per_server.items():
+            label = servers.get(name, name)
+            if "error" in v:
+                lines.append(f"  {label:<17} failed: {v['error'].splitlines()[0][:70]}")
+                continue
+            ratios = [f"{ir[name] / ir[REFERENCE]:.2f}× C"] if ir.get(REFERENCE) else []
+            # The tree's iotnet against each other build (--iotnet-build), to the instruction.
+            ratios += [f"{ir[name] - ir[b]:+,.1f} Ir = {(ir[name] / ir[b] - 1) * 100:+.1f} % vs {servers.get(b, b)}"
+                       for b in (BUILDS if name == "iotnet" else ()) if ir.get(b)]
+            lines.append(f"  {label:<17} {ir[name]:>10,.0f} Ir" + (f"  ({', '.join(ratios)})" if ratios else ""))
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
 
 
 def targets(summary, cg):
@@ -545,7 +602,8 @@ def chart(summary, servers, path, title):
         _, _, unit, better = SCENARIOS[sc]
         names = [n for n in servers if "value" in summary[sc].get(n, {})]
         values = [summary[sc][n]["value"] for n in names]
-        colors = ["#444444" if n == REFERENCE else "#d9541e" if n == "iotnet" else "#4a7fb5" for n in names]
+        colors = ["#444444" if n == REFERENCE else "#d9541e" if n == "iotnet" else "#eea37f" if n in BUILDS
+                  else "#4a7fb5" for n in names]
         ax.barh([servers[n] for n in names], values, color=colors)
         ax.invert_yaxis()
         ax.set_title(f"{sc} ({unit}, {better} is better)", fontsize=10)
@@ -560,6 +618,20 @@ def chart(summary, servers, path, title):
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def git_state(path):
+    """The commit checked out where `path` is, "+changes" if files under `path` differ from it."""
+    def git(*cmd):
+        try:
+            p = subprocess.run(["git", "-C", str(path), *cmd], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return p.stdout.strip() if p.returncode == 0 else None
+    commit = git("rev-parse", "--short", "HEAD")
+    if commit and git("status", "--porcelain", "--", "."):
+        commit += "+changes"
+    return {"commit": commit}
 
 
 def machine_info():
@@ -608,13 +680,50 @@ def parse_args(argv):
     p.add_argument("--warmup", type=float, help="seconds of warm-up (default 1, quick 0.5)")
     p.add_argument("--duration", type=float, help="seconds measured (default 3, quick 1.5)")
     p.add_argument("--no-callgrind", action="store_true", help="skip the callgrind instruction counts")
+    p.add_argument("--callgrind-only", action="store_true", help="only the callgrind counts: no scenario runs")
+    p.add_argument("--callgrind-conns", help="comma-separated connection counts of the callgrind echo "
+                   f"(default {','.join(map(str, CALLGRIND_CONNS))}, "
+                   f"quick {','.join(map(str, QUICK_CALLGRIND_CONNS))})")
+    p.add_argument("--iotnet-build", action="append", default=[], metavar="NAME=SRC",
+                   help="also run the iotnet built in place in directory SRC (which holds iotnet/), "
+                   "as server NAME, in the scenarios and callgrind; repeatable. Results then go to "
+                   "bench/results/compare.* unless --out says otherwise")
     p.add_argument("--no-spin", action="store_true", help="let loadgen sleep in epoll_wait instead of polling")
     p.add_argument("--budget", type=float, help="seconds the matrix may take, re-runs of disturbed runs "
                    "included (default 420, quick 75)")
-    p.add_argument("--out", default=str(RESULTS / "latest"), help="results path without extension")
+    p.add_argument("--out", help="results path without extension (default bench/results/latest; "
+                   "with --iotnet-build bench/results/compare). Writing bench/results/latest.json also "
+                   "rewrites the last-measured section of bench/README.md")
     a = p.parse_args(argv)
+    a.argv = list(sys.argv[1:] if argv is None else argv)
     a.servers = a.servers.split(",") if a.servers else list(SERVERS)
+    for spec in a.iotnet_build:
+        name, sep, src = spec.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or not src:
+            p.error(f"--iotnet-build {spec}: expected NAME=SRC, NAME of letters, digits, _ . -")
+        if name in SERVERS:
+            p.error(f"--iotnet-build {spec}: {name} is already a server's name")
+        if not (Path(src) / "iotnet").is_dir():
+            p.error(f"--iotnet-build {spec}: {src} has no iotnet/ package directory")
+        BUILDS[name] = str(Path(src).resolve())
+        SERVERS[name] = (name, [PY, "examples/echo_server.py"])
+        # Beside the tree's own iotnet (just before it), or last if that is not run.
+        if name not in a.servers:
+            at = a.servers.index("iotnet") if "iotnet" in a.servers else len(a.servers)
+            a.servers.insert(at, name)
+    a.out = a.out or str(RESULTS / ("compare" if BUILDS else "latest"))
     a.scenarios = a.scenarios.split(",") if a.scenarios else (QUICK_SCENARIOS if a.quick else list(SCENARIOS))
+    if a.callgrind_only:
+        if a.no_callgrind:
+            p.error("--callgrind-only and --no-callgrind leave nothing to run")
+        a.scenarios = []
+    try:
+        a.callgrind_conns = ([int(c) for c in a.callgrind_conns.split(",")] if a.callgrind_conns
+                             else QUICK_CALLGRIND_CONNS if a.quick else CALLGRIND_CONNS)
+    except ValueError:
+        p.error(f"--callgrind-conns {a.callgrind_conns}: expected numbers separated by commas")
+    if any(c < 1 for c in a.callgrind_conns):
+        p.error("--callgrind-conns: every count must be at least 1")
     for name in a.servers:
         if name not in SERVERS:
             p.error(f"unknown server {name}")
@@ -639,14 +748,15 @@ def main(argv=None):
         bench.idle_conns = max(100, limit - 200)
         bench.notes.append(f"RLIMIT_NOFILE is {limit}: idle scenario uses {bench.idle_conns} connections")
     servers = bench.available_servers()
-    load = wait_for_quiet(10)
+    # Instruction counts do not depend on other work; the timed scenarios do.
+    load = wait_for_quiet(10) if args.scenarios else 0.0
     if load >= 0.1:
         bench.notes.append(f"the machine was busy before the run ({load:.2f} CPUs of other work): expect noise")
         log(f"warning: other processes use {load:.2f} CPUs; results will be noisy")
     if REFERENCE not in servers:
         bench.notes.append("no C reference server: ratios are not computed")
 
-    runs = bench.run_matrix(servers, args.scenarios)
+    runs = bench.run_matrix(servers, args.scenarios) if args.scenarios else []
     summary = summarize(runs, servers, args.scenarios)
     disturbed = sum(1 for r in runs if r.get("disturbed"))
     if disturbed:
@@ -655,35 +765,50 @@ def main(argv=None):
     elapsed = time.monotonic() - started
 
     info = machine_info()
+    timing = (f"{args.warmup:g} s warm-up, {args.duration:g} s measured, "
+              + (f"median of {args.repeats}" if args.repeats > 1 else "1 repeat")) if summary else "callgrind only"
     header = (f"iotnet bench ({info['iotnet_commit'] or 'no git'}): {info['cpus']} CPUs ({info['cpu_model']}), "
               f"Linux {info['kernel']}, "
-              + ("server on CPU 0, loadgen on CPU 1" if bench.pinning else "not pinned")
-              + f"; {args.warmup:g} s warm-up, {args.duration:g} s measured, "
-              + (f"median of {args.repeats}" if args.repeats > 1 else "1 repeat"))
+              + ("server on CPU 0, loadgen on CPU 1" if bench.pinning else "not pinned") + f"; {timing}")
+    if BUILDS:
+        header += "\n" + "\n".join(f"  {name}: {b['path']} (commit {b.get('commit') or 'none'})"
+                                    for name, b in bench.builds.items())
     text = "\n\n".join(filter(None, [
-        header, table(summary, servers, args.duration), ratio_matrix(summary, servers),
+        header, summary and table(summary, servers, args.duration), summary and ratio_matrix(summary, servers),
         callgrind_lines(cg, servers), targets(summary, cg),
         "\n".join("note: " + n for n in bench.notes),
-        "columns: srv CPU-s = CPU seconds the server used in the measured window (its ceiling is the window "
-        f"length, {args.duration:g} s: one core); per srv CPU-s = result per second of server CPU; "
-        "lg busy = share of the window the load generator was working (near 1: it was the bottleneck); "
-        "! = other processes used the CPUs during that run."]))
+        summary and (
+            "columns: srv CPU-s = CPU seconds the server used in the measured window (its ceiling is the window "
+            f"length, {args.duration:g} s: one core); per srv CPU-s = result per second of server CPU; "
+            "lg busy = share of the window the load generator was working (near 1: it was the bottleneck); "
+            "! = other processes used the CPUs during that run.")]))
     print(text, flush=True)
 
-    out = Path(args.out)
+    out = Path(args.out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
-    doc = {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": info, "pinned": bench.pinning,
+    doc = {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "argv": args.argv, "machine": info,
+           "pinned": bench.pinning,
            "settings": {"repeats": args.repeats, "warmup_s": args.warmup, "duration_s": args.duration,
-                        "quick": args.quick, "idle_conns": bench.idle_conns},
-           "servers": servers, "notes": bench.notes, "summary": summary, "callgrind": cg, "runs": runs,
-           "elapsed_s": round(elapsed, 1), "table": text}
+                        "quick": args.quick, "idle_conns": bench.idle_conns,
+                        "callgrind_conns": [] if args.no_callgrind else args.callgrind_conns},
+           "servers": servers, "builds": bench.builds, "notes": bench.notes, "summary": summary,
+           "callgrind": cg, "runs": runs, "elapsed_s": round(elapsed, 1), "table": text}
     out.with_suffix(".json").write_text(json.dumps(doc, indent=1) + "\n")
-    try:
-        chart(summary, servers, out.with_suffix(".png"), header)
-    except ImportError:
-        log("matplotlib is not installed: no chart (pip install -r bench/requirements.txt)")
-    log(f"wrote {out.with_suffix('.json').relative_to(ROOT) if out.is_relative_to(ROOT) else out}"
-        f" and .png in {elapsed:.0f} s")
+    wrote = [out.with_suffix(".json")]
+    if summary:
+        try:
+            chart(summary, servers, out.with_suffix(".png"), header)
+            wrote.append(out.with_suffix(".png"))
+        except ImportError:
+            log("matplotlib is not installed: no chart (pip install -r bench/requirements.txt)")
+    # The README's last-measured section always shows what latest.json holds.
+    if out == RESULTS / "latest":
+        sys.path.insert(0, str(BENCH))
+        import report
+        report.update_readme(doc)
+        wrote.append(report.README)
+    log("wrote " + ", ".join(str(p.relative_to(ROOT) if p.is_relative_to(ROOT) else p) for p in wrote)
+        + f" in {elapsed:.0f} s")
 
 
 if __name__ == "__main__":

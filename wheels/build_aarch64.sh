@@ -17,18 +17,9 @@ SYSROOT_DEBS=("python$PYVER-minimal:arm64" "libpython$PYVER-minimal:arm64" "libp
               libbz2-1.0:arm64 liblzma5:arm64 libuuid1:arm64 python3-pip-whl)
 
 # Debian packages: the cross compiler, QEMU, and the arm64 headers and libraries (multiarch).
+# libpython3.11-dev:arm64 must match the amd64 libpython3.11 version: apt upgrades that too.
 ensure_sysdeps() {
-    local missing=() p sudo=
-    [ "$(id -u)" = 0 ] || sudo=sudo
-    for p in gcc-$TRIPLET qemu-user-static libuv1-dev:arm64 libpython$PYVER-dev:arm64; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
-    done
-    [ ${#missing[@]} = 0 ] && return
-    step "apt-get install ${missing[*]}"
-    dpkg --print-foreign-architectures | grep -qx arm64 || $sudo dpkg --add-architecture arm64
-    $sudo apt-get update -qq
-    # libpython3.11-dev:arm64 must match the amd64 libpython3.11 version: apt upgrades that too.
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+    bash "$ROOT/scripts/apt-install.sh" "gcc-$TRIPLET" qemu-user-static libuv1-dev:arm64 "libpython$PYVER-dev:arm64"
 }
 
 ensure_sysroot() {

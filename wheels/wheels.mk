@@ -1,11 +1,13 @@
-# Wheel targets, included by the top-level Makefile (which defines VENV, PY, sysdeps, the venv rule).
+# Wheel targets, included by the top-level Makefile (which defines VENV, PY, APT_INSTALL,
+# sysdeps, the venv rule).
 #   make wheel          x86_64 manylinux wheel with libuv inside, checked and smoke-tested
 #   make wheel-aarch64  aarch64 wheel cross-compiled here, smoke-tested under QEMU
 #   make sdist          the source distribution, checked, and built into a wheel on its own
-#   make lint-ci        actionlint + shellcheck on the CI files; cibuildwheel's build identifiers
+#   make lint-ci        actionlint + shellcheck on the CI files and scripts; cibuildwheel's build identifiers
 # See wheels/README.md.
 
 VENV             ?= .venv
+APT_INSTALL      ?= bash scripts/apt-install.sh
 VENV_BIN          = $(dir $(PY))
 WHEEL_DEPS_STAMP := $(VENV)/.wheel-deps-installed
 
@@ -32,12 +34,9 @@ sdist: $(WHEEL_DEPS_STAMP) | sysdeps
 
 # shellcheck lets actionlint check the run: scripts too.
 lint-ci: $(WHEEL_DEPS_STAMP)
-	@command -v shellcheck >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq shellcheck >/dev/null; }
+	@command -v shellcheck >/dev/null || $(APT_INSTALL) shellcheck
 	$(VENV_BIN)actionlint .github/workflows/ci.yml .github/workflows/wheels.yml
-	shellcheck -x wheels/*.sh
+	shellcheck -x wheels/*.sh scripts/*.sh
 	@echo "actionlint and shellcheck: no problems"
 	$(VENV_BIN)cibuildwheel --print-build-identifiers --platform linux
 	$(VENV_BIN)cibuildwheel --print-build-identifiers --platform macos
