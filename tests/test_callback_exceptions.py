@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import run_bounded
+from helpers import listen_local, log_events, run_bounded, wait_until
 
 EVENTS = ('lookup', 'connect', 'ready', 'data', 'end', 'finish', 'drain', 'timeout', 'error',
           'close')
@@ -218,3 +218,87 @@ def test_two_exceptions_in_one_loop_iteration_are_raised_by_two_runs():
         except Injected as exc:
             raised.append(str(exc))
     assert raised == ['first timer', 'second timer']
+
+
+# -- exceptions in socket listeners and callbacks -------------------------------------------------
+
+def test_held_bytes_then_a_raising_data_listener_still_end_and_close():
+    """Bytes held while no 'data' listener existed, then a listener that raises: run() raises it
+    once, and the next run() delivers the rest, 'end' and 'close'."""
+    log = []
+    server = iotnet.createServer(lambda s: s.end(b'abc'))
+
+    def on_listening(port):
+        sock = iotnet.connect(port, '127.0.0.1')
+        log_events(sock, ['end', 'close'], log)
+
+        def add_listener():
+            def listener(chunk):
+                log.append(('data', chunk))
+                raise ValueError('from a data listener')
+            sock.on('data', listener)
+            server.close()
+        wait_until(lambda: sock.bytesRead == 3, add_listener)
+
+    listen_local(server, on_listening)
+    with pytest.raises(ValueError, match='from a data listener'):
+        run_bounded(10)
+    run_bounded(10)
+    assert log == [('data', b'abc'), ('end',), ('close', False)]
+
+
+def test_with_an_uncaught_handler_a_raising_connection_listener_leaves_the_rest_in_the_same_run():
+    """A raising 'connection' listener, with the handler installed: the write callback and
+    'close' arrive in the same run()."""
+    caught = []
+    log = []
+    server = iotnet.createServer()
+
+    def on_connection(sock):
+        sock.write(b'x', lambda err: log.append(('write-cb', err)))
+        sock.on('close', lambda had_error: log.append(('close', had_error)))
+        sock.end()
+        raise KeyError('listener')
+    server.on('connection', on_connection)
+
+    def on_listening(port):
+        client = iotnet.connect(port, '127.0.0.1')
+        client.on('data', lambda chunk: None)
+        client.on('end', lambda: (client.end(), server.close()))
+
+    iotnet.on_uncaught_exception(caught.append)
+    try:
+        listen_local(server, on_listening)
+        run_bounded(10)
+    finally:
+        iotnet.on_uncaught_exception(None)
+    assert log == [('write-cb', None), ('close', False)] and len(caught) == 1
+
+
+def test_a_raising_finish_listener_keeps_the_end_callback_and_the_close():
+    """end(cb) with a 'finish' listener that raises: cb still runs (before 'finish', as Node),
+    and a socket whose peer had ended closes by itself."""
+    log = []
+    server = iotnet.createServer({'allowHalfOpen': True})
+
+    def on_connection(sock):
+        sock.on('data', lambda chunk: None)
+        sock.on('end', lambda: (sock.end(lambda err: log.append(('end-cb', err))),
+                                server.close()))
+
+        def on_finish():
+            log.append(('finish',))
+            raise KeyError('finish')
+        sock.on('finish', on_finish)
+        sock.on('close', lambda had_error: log.append(('close', had_error)))
+    server.on('connection', on_connection)
+
+    def on_listening(port):
+        client = iotnet.connect(port, '127.0.0.1', lambda: client.end())
+        client.on('data', lambda chunk: None)
+
+    listen_local(server, on_listening)
+    with pytest.raises(KeyError):
+        run_bounded(10)
+    run_bounded(10)
+    assert log == [('end-cb', None), ('finish',), ('close', False)]

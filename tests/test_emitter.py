@@ -1,7 +1,9 @@
-"""EventEmitter (API.md §2): Node's listener semantics, usable by subclasses."""
+"""EventEmitter (docs/reference): Node's listener semantics ('newListener' and 'removeListener'
+included), usable by subclasses; the core's own events do not go through a Python emit()."""
 import pytest
 
 import iotnet
+from helpers import run_bounded
 
 
 class Thing(iotnet.EventEmitter):
@@ -162,3 +164,54 @@ def test_snake_case_aliases_are_the_same_objects():
     assert E.remove_listener is E.off and E.removeListener is E.off
     assert E.listener_count is E.listenerCount
     assert E.prepend_listener is E.prependListener
+
+
+# -- Node parity ----------------------------------------------------------------------------------
+
+def test_new_listener_and_remove_listener_events_follow_node():
+    """The same calls in Node 20 print this sequence (events.EventEmitter)."""
+    log = []
+    emitter = iotnet.EventEmitter()
+    emitter.on('newListener', lambda name, fn: log.append(('new', name,
+                                                           emitter.listenerCount(name))))
+    emitter.on('removeListener', lambda name, fn: log.append(('removed', name,
+                                                              emitter.listenerCount(name))))
+
+    def f():
+        pass
+    emitter.on('x', f)
+    emitter.once('y', f)
+    emitter.emit('y')
+    emitter.off('x', f)
+    emitter.removeAllListeners()
+    assert log == [('new', 'removeListener', 0), ('new', 'x', 0), ('new', 'y', 0),
+                   ('removed', 'y', 0), ('removed', 'x', 0), ('removed', 'newListener', 0)]
+    assert emitter.eventNames() == []
+
+
+def test_new_listener_gets_the_function_given_to_once():
+    seen = []
+    emitter = iotnet.EventEmitter()
+    emitter.on('newListener', lambda name, fn: seen.append(fn))
+
+    def f():
+        pass
+    emitter.once('x', f)
+    assert seen == [f]
+
+
+def test_a_subclass_emit_override_does_not_see_core_events():
+    """Documented: the core calls listeners from C, not through a Python emit()."""
+    seen = []
+
+    class Tracing(iotnet.Server):
+        def emit(self, name, *args):
+            seen.append(name)
+            return super().emit(name, *args)
+
+    server = Tracing()
+    listening = []
+    server.on('listening', lambda: (listening.append(1), server.close()))
+    server.listen(0, '127.0.0.1')
+    run_bounded(5)
+    assert listening == [1] and seen == []

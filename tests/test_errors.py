@@ -1,10 +1,10 @@
-"""Errors (API.md §5): OSError subclasses with code/syscall/address; NetError codes."""
+"""Errors (docs/reference): OSError subclasses with code/syscall/address; NetError codes."""
 import socket
 
 import pytest
 
 import iotnet
-from helpers import run_bounded
+from helpers import BAD_HOST, DNS_CODES, run_bounded
 
 
 def _closed_port():
@@ -55,7 +55,7 @@ def test_unknown_host_is_enotfound():
     run_bounded(20)
     (err,) = errors
     assert isinstance(err, OSError)
-    assert err.code == "ENOTFOUND"
+    assert err.code in DNS_CODES       # ENOTFOUND; EAI_AGAIN where no resolver answers
     assert err.syscall == "getaddrinfo"
     assert err.hostname == "no-such-host.invalid"
 
@@ -78,3 +78,22 @@ def test_listen_twice_raises_err_server_already_listen():
     assert info.value.code == "ERR_SERVER_ALREADY_LISTEN"
     server.close()
     run_bounded(5)
+
+
+def test_dns_error_names_port_and_hostname():
+    """Port of Node test/parallel/test-net-better-error-messages-port-hostname.js: the DNS
+    error carries code ENOTFOUND, syscall 'getaddrinfo', the port and the hostname."""
+    errors, events = [], []
+    client = iotnet.createConnection(4242, BAD_HOST)
+    client.on('connect', lambda: events.append('connect'))
+    client.on('error', errors.append)
+    run_bounded(10)
+
+    assert events == []
+    assert len(errors) == 1
+    err = errors[0]
+    assert isinstance(err, OSError)
+    assert err.code in DNS_CODES
+    assert err.syscall == 'getaddrinfo'
+    assert err.hostname == BAD_HOST
+    assert err.port == 4242

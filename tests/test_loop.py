@@ -1,11 +1,14 @@
-"""The loop (API.md §1): run/stop, nextTick/timer/immediate order, exceptions, threads."""
+"""The loop (docs/reference): run/stop, nextTick/timer/immediate order, exceptions that leave run()
+or go to on_uncaught_exception, Ctrl-C, and threads."""
 import threading
 
 import pytest
 
 import iotnet
-from helpers import run_bounded
+from helpers import listen_local, run_bounded, run_script
 
+
+# -- run and stop ---------------------------------------------------------------------------------
 
 def test_run_returns_at_once_with_nothing_to_do():
     iotnet.run()
@@ -43,6 +46,8 @@ def test_stop_outside_run_does_nothing():
     run_bounded(5)
     assert fired == ["x"]
 
+
+# -- ticks and immediates -------------------------------------------------------------------------
 
 def test_next_tick_runs_before_timers_and_immediates():
     order = []
@@ -113,14 +118,18 @@ def test_immediates_added_while_running_wait_for_the_next_iteration():
     assert order == ["a", "b", "c"]
 
 
+# -- uncaught exceptions --------------------------------------------------------------------------
+
 def test_exception_in_a_callback_leaves_run_and_the_loop_goes_on():
     fired = []
 
     def boom():
+        # "later" starts here: two timers started together 19 ms apart can both be due in one
+        # iteration (on a slow machine), and that iteration would run "later" too.
+        iotnet.setTimeout(fired.append, 20, "later")
         raise ValueError("from a timer")
 
     iotnet.setTimeout(boom, 1)
-    iotnet.setTimeout(fired.append, 20, "later")
     with pytest.raises(ValueError, match="from a timer") as info:
         run_bounded(5)
     assert any(entry.name == "boom" for entry in info.traceback)
@@ -184,6 +193,67 @@ def test_an_exception_from_the_uncaught_handler_leaves_run():
         iotnet.on_uncaught_exception(None)
 
 
+def test_with_an_uncaught_handler_the_tick_queue_keeps_draining():
+    caught = []
+    ran = []
+
+    def boom():
+        raise KeyError('tick')
+    iotnet.on_uncaught_exception(caught.append)
+    try:
+        iotnet.nextTick(boom)
+        iotnet.nextTick(ran.append, 'second')
+        iotnet.nextTick(ran.append, 'third')
+        iotnet.run()
+        assert ran == ['second', 'third'] and len(caught) == 1
+    finally:
+        iotnet.on_uncaught_exception(None)
+
+
+# -- Ctrl-C ---------------------------------------------------------------------------------------
+
+def test_ctrl_c_on_an_idle_loop_exits_130(tmp_path):
+    """SIGINT while the loop waits in epoll for a far interval timer."""
+    code, out, err = run_script(tmp_path, """
+        import iotnet
+        iotnet.setInterval(lambda: None, 60000)
+        iotnet.setTimeout(lambda: print("ready", flush=True), 1)
+    """, interrupt_after_ready=True)
+    assert code == 130, err
+
+
+def test_ctrl_c_on_a_busy_loop_exits_130(tmp_path):
+    """SIGINT while callbacks run back to back."""
+    code, out, err = run_script(tmp_path, """
+        import iotnet
+        def spin():
+            iotnet.setImmediate(spin)
+        iotnet.setImmediate(spin)
+        iotnet.setTimeout(lambda: print("ready", flush=True), 1)
+    """, interrupt_after_ready=True)
+    assert code == 130, err
+
+
+def test_keyboard_interrupt_leaves_run_and_the_loop_runs_again(tmp_path):
+    code, out, err = run_script(tmp_path, """
+        import os, signal, iotnet
+        interval = iotnet.setInterval(lambda: None, 60000)
+        iotnet.setTimeout(os.kill, 5, os.getpid(), signal.SIGINT)
+        try:
+            iotnet.run()
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+        iotnet.setTimeout(iotnet.clearInterval, 5, interval)
+        iotnet.setTimeout(print, 1, "again")
+        iotnet.run()
+        print("done")
+    """)
+    assert code == 0, err
+    assert out.splitlines() == ["interrupted", "again", "done"]
+
+
+# -- threads --------------------------------------------------------------------------------------
+
 def test_call_soon_threadsafe_from_four_threads_arrives_exactly_once():
     threads_count, calls_per_thread = 4, 1000
     received = []
@@ -215,29 +285,30 @@ def test_call_soon_threadsafe_from_four_threads_arrives_exactly_once():
 
 
 def test_other_threads_run_while_the_loop_waits():
-    """The GIL is released while libuv waits in epoll."""
-    progress = []
+    """The GIL is released while libuv waits in epoll: a thread that starts counting only once
+    the loop has nothing left but to wait (for a timer a minute away) gets to the end, and then
+    clears that timer. (Were the GIL held in epoll, the thread could not run, and the bounded
+    run() would fail.)"""
+    counted = [0]
+    far = iotnet.setTimeout(lambda: None, 60000)     # all the loop has left to wait for
+    loop_waits = threading.Event()
 
-    def busy_thread():
-        while not done.is_set():
-            progress.append(1)
-            if len(progress) > 100000:
-                progress.clear()
-                progress.append(1)
+    def counting_thread():
+        if not loop_waits.wait(10):
+            return
+        while counted[0] < 100000:
+            counted[0] += 1
+        iotnet.call_soon_threadsafe(iotnet.clearTimeout, far)
 
-    done = threading.Event()
-    thread = threading.Thread(target=busy_thread)
-    counts = []
-
-    def sample():
-        counts.append(len(progress))
-        done.set()
-
+    thread = threading.Thread(target=counting_thread)
     thread.start()
-    iotnet.setTimeout(sample, 200)
-    run_bounded(5)
-    thread.join()
-    assert counts and counts[0] > 0
+    iotnet.setImmediate(loop_waits.set)      # the last callback before the loop waits
+    try:
+        run_bounded(5)
+    finally:
+        loop_waits.set()
+        thread.join()
+    assert counted[0] == 100000
 
 
 def test_call_soon_threadsafe_checks_its_callable():
@@ -247,3 +318,61 @@ def test_call_soon_threadsafe_checks_its_callable():
         iotnet.nextTick(42)
     with pytest.raises(TypeError):
         iotnet.on_uncaught_exception("x")
+
+
+def test_loop_calls_from_another_thread_raise_at_once_and_change_nothing():
+    outcomes = {}
+    server = iotnet.createServer()
+    other_server = iotnet.createServer()
+    sock = iotnet.Socket()
+    calls = {
+        'setTimeout': lambda: iotnet.setTimeout(lambda: None, 1),
+        'setImmediate': lambda: iotnet.setImmediate(lambda: None),
+        'nextTick': lambda: iotnet.nextTick(lambda: None),
+        'listen': lambda: other_server.listen(0, '127.0.0.1'),
+        'close': lambda: server.close(),
+        'write': lambda: sock.write(b'x'),
+        'connect': lambda: sock.connect(9, '127.0.0.1'),
+        'destroy': lambda: sock.destroy(),
+        'on': lambda: sock.on('data', print),
+    }
+
+    def worker():
+        for name, call in calls.items():
+            try:
+                call()
+                outcomes[name] = 'returned'
+            except RuntimeError as exc:
+                outcomes[name] = 'RuntimeError' if 'call_soon_threadsafe' in str(exc) else exc
+        iotnet.call_soon_threadsafe(server.close)
+
+    listen_local(server, lambda port: threading.Thread(target=worker).start())
+    run_bounded(10)
+    assert outcomes == {name: 'RuntimeError' for name in calls}
+    assert not other_server.listening and not sock.destroyed
+    assert sock.listenerCount('data') == 0
+
+
+def test_call_soon_threadsafe_posted_before_run_runs_in_that_run():
+    ran = []
+    thread = threading.Thread(target=iotnet.call_soon_threadsafe, args=(ran.append, 'posted'))
+    thread.start()
+    thread.join()
+    iotnet.run()
+    assert ran == ['posted']
+
+
+def test_run_from_another_thread_while_running_says_so():
+    messages = []
+    server = iotnet.createServer()
+
+    def worker():
+        try:
+            iotnet.run()
+        except RuntimeError as exc:
+            messages.append(str(exc))
+        iotnet.call_soon_threadsafe(server.close)
+
+    listen_local(server, lambda port: threading.Thread(target=worker).start())
+    run_bounded(10)
+    assert len(messages) == 1 and 'another thread' in messages[0]

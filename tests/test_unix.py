@@ -1,4 +1,4 @@
-"""Unix domain sockets (API.md §3 listen({'path'}), §4 connect({'path'}))."""
+"""Unix domain sockets (docs/reference) listen({'path'}), §4 connect({'path'}))."""
 import os
 
 import iotnet
