@@ -4,6 +4,7 @@
 One extension, one file per concern, included in the order of dependence; the classes, with
 their fields and C methods, are declared in _core.pxd.
 """
+cimport cython
 from uv cimport *
 from libc.stdint cimport uint64_t
 from libc.string cimport memset
@@ -21,6 +22,7 @@ include "core/idle.pxi"
 include "core/pipe.pxi"
 include "core/tcp.pxi"
 include "core/server.pxi"
+include "core/tls.pxi"
 
 _alias_properties(Socket, {
     'bytes_read': 'bytesRead', 'bytes_written': 'bytesWritten',
@@ -30,3 +32,6 @@ _alias_properties(Socket, {
     'remote_port': 'remotePort', 'local_address': 'localAddress',
     'local_family': 'localFamily', 'local_port': 'localPort'})
 _alias_properties(Server, {'max_connections': 'maxConnections'})
+_alias_properties(TLSSocket, {
+    'bytes_written': 'bytesWritten', 'writable_length': 'writableLength',
+    'authorization_error': 'authorizationError', 'alpn_protocol': 'alpnProtocol'})

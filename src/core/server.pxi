@@ -129,7 +129,7 @@ cdef class Server(Handle):
         if status < 0:
             self._emit_event1('error', uv_error(status, 'accept'))
             return
-        cdef Socket sock = Socket.__new__(Socket)
+        cdef Socket sock = self._new_connection()
         sock.is_pipe = self.is_pipe
         sock._create_handle()
         status = uv_accept(<uv_stream_t*>self.uv_handle, <uv_stream_t*>sock.uv_handle)
@@ -156,6 +156,11 @@ cdef class Server(Handle):
         sock.paused = self.pause_on_connect
         sock._update_reading()
         self._emit_event1('connection', sock)
+        sock._accepted()
+
+    cdef Socket _new_connection(self):
+        """The Socket for an accepted connection (TLSServer makes a TLSSocket)."""
+        return Socket.__new__(Socket)
 
     cdef void _child_destroyed(self):
         self.connections -= 1             # getConnections() counts the living

@@ -181,10 +181,16 @@ cdef class Stream(Handle):
         return n
 
     cdef bint _write_data(self, bytes data, object callback) except -1:
-        """write() after its arguments are checked: True while below the high-water mark."""
+        """write() after its arguments are checked: True while below the high-water mark.
+        (TLSSocket encrypts here, then sends the ciphertext.)"""
         if self.ending or self.is_destroyed or not (self.connected or self.is_connecting):
             self._write_refused(callback)
             return False
+        return self._send(data, callback)
+
+    @cython.final
+    cdef bint _send(self, bytes data, object callback) except -1:
+        """Puts bytes on the handle: uv_try_write now, the rest queued as one uv_write."""
         cdef Py_ssize_t size = PyBytes_GET_SIZE(data)
         cdef Py_ssize_t written
         cdef uv_buf_t buf
@@ -281,7 +287,7 @@ cdef class Stream(Handle):
             return
         if self.queued is not None:
             self._flush_queue()
-        elif self.ending:
+        elif self.shutdown_wanted:
             self._shutdown()
         if self.need_drain and not self._writable_length():
             self.need_drain = False
@@ -305,18 +311,25 @@ cdef class Stream(Handle):
     # -- ending ---------------------------------------------------------------------------------
 
     cdef void _end(self) except *:
-        """end() without data or callback: shut down the sending side after the queue."""
+        """end() without data or callback: no more writes; the sending side shuts down."""
         if self.ending or self.is_destroyed:
             return
         self.ending = True
+        self._end_writing()
+
+    cdef void _end_writing(self) except *:
+        """After what was written so far, shut down the sending side (TLSSocket sends its
+        close_notify first, after the handshake)."""
         if self.connected:
+            self.shutdown_wanted = True
             self._shutdown()
         elif not self.is_connecting:
             _call_later(_later_finish_unconnected, self)
 
     cdef void _shutdown(self) except *:
         """Shuts down the sending side once everything queued has reached the kernel."""
-        if self.shutdown_started or not self.connected or self.is_destroyed:
+        if (self.shutdown_started or not self.shutdown_wanted or not self.connected
+                or self.is_destroyed):
             return
         if self.write_in_flight or self.queued:
             return          # _write_done comes back here
@@ -414,6 +427,10 @@ cdef class Stream(Handle):
 
     cdef void _connect_done(self, int status) except *:
         """Socket: the connect request has its answer."""
+        pass
+
+    cdef void _accepted(self) except *:
+        """A Server accepted this stream and emitted 'connection' (TLSSocket starts here)."""
         pass
 
     cdef void _set_paused(self, bint paused) except *:

@@ -69,6 +69,7 @@ cdef class Socket(Stream):
         self.is_destroyed = self.closed = self.had_error = False
         self.connected = self.readable_ended = self.end_emitted = False
         self.ending = self.shutdown_started = self.finished = self.need_drain = False
+        self.shutdown_wanted = False
         self.bytes_read = self.bytes_written = 0
         self.held_chunks = None
         self.held_bytes = 0
@@ -165,8 +166,8 @@ cdef class Socket(Stream):
         self._update_reading()
         if self.queued is not None:
             self._flush_queue()     # writes made before the connection was up
-        elif self.ending:
-            self._shutdown()
+        if self.ending:
+            self._end_writing()
 
     cdef void _apply_tcp_options(self) except *:
         if self.is_pipe or self.uv_handle == NULL:

@@ -35,6 +35,7 @@ from ._core import (
     setTimeout,
     stop,
 )
+from . import tls
 
 
 def createServer(options=None, connectionListener=None, **kwargs):

@@ -34,7 +34,7 @@ _ALIASES = {
 }
 
 
-def _merge(options, kwargs, what):
+def merge(options, kwargs, what):
     if options is None:
         options = {}
     elif not isinstance(options, dict):
@@ -47,13 +47,13 @@ def _merge(options, kwargs, what):
     return merged
 
 
-def _bool(value, name):
+def boolean(value, name):
     if not isinstance(value, (bool, int)) and value is not None:
         raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
     return bool(value)
 
 
-def _callable_or_none(value, name):
+def callable_or_none(value, name):
     if value is not None and not callable(value):
         raise TypeError(f"{name} must be callable, not {type(value).__name__}")
     return value
@@ -141,9 +141,9 @@ def _path(value):
 
 def socket_options(options, kwargs):
     """Socket(options): allowHalfOpen, highWaterMark."""
-    opts = _merge(options, kwargs, "Socket")
+    opts = merge(options, kwargs, "Socket")
     return {
-        "allowHalfOpen": _bool(opts.get("allowHalfOpen", False), "allowHalfOpen"),
+        "allowHalfOpen": boolean(opts.get("allowHalfOpen", False), "allowHalfOpen"),
         "highWaterMark": _high_water_mark(opts.get("highWaterMark")),
     }
 
@@ -152,17 +152,17 @@ def server_args(options, listener, kwargs):
     """createServer(options, connectionListener) with either argument omitted."""
     if callable(options) and listener is None:
         options, listener = None, options
-    opts = _merge(options, kwargs, "Server")
+    opts = merge(options, kwargs, "Server")
     listener = opts.pop("connectionListener", listener)
     return {
-        "allowHalfOpen": _bool(opts.get("allowHalfOpen", False), "allowHalfOpen"),
-        "pauseOnConnect": _bool(opts.get("pauseOnConnect", False), "pauseOnConnect"),
-        "noDelay": _bool(opts.get("noDelay", False), "noDelay"),
-        "keepAlive": _bool(opts.get("keepAlive", False), "keepAlive"),
+        "allowHalfOpen": boolean(opts.get("allowHalfOpen", False), "allowHalfOpen"),
+        "pauseOnConnect": boolean(opts.get("pauseOnConnect", False), "pauseOnConnect"),
+        "noDelay": boolean(opts.get("noDelay", False), "noDelay"),
+        "keepAlive": boolean(opts.get("keepAlive", False), "keepAlive"),
         "keepAliveInitialDelay": milliseconds(opts.get("keepAliveInitialDelay", 0),
                                               "keepAliveInitialDelay"),
         "highWaterMark": _high_water_mark(opts.get("highWaterMark")),
-    }, _callable_or_none(listener, "connectionListener")
+    }, callable_or_none(listener, "connectionListener")
 
 
 def _split_listener(args):
@@ -182,11 +182,11 @@ def _call_form(args, kwargs, positional_names, listener_name, what):
     if args and isinstance(args[0], dict):
         if len(args) > 1:
             raise TypeError(f"{what}(options, listener) takes no further arguments")
-        return _merge(args[0], kwargs, what), listener
+        return merge(args[0], kwargs, what), listener
     if len(args) > len(positional_names):
         raise TypeError(f"{what}({', '.join(positional_names)}, listener) takes at most "
                         f"{len(positional_names) + 1} arguments")
-    opts = _merge(None, kwargs, what)
+    opts = merge(None, kwargs, what)
     opts.update(zip(positional_names, args))
     return opts, listener
 
@@ -207,9 +207,9 @@ def connect_args(args, kwargs):
     """connect(port, host='localhost', listener) or connect(options, listener)."""
     if args and type(args[0]) is ConnectOptions and len(args) <= 2 and not kwargs:
         listener = args[1] if len(args) == 2 else None
-        return args[0], _callable_or_none(listener, "connectListener")
+        return args[0], callable_or_none(listener, "connectListener")
     opts, listener = _call_form(args, kwargs, ("port", "host"), "connectListener", "connect")
-    return connect_options(opts), _callable_or_none(listener, "connectListener")
+    return connect_options(opts), callable_or_none(listener, "connectListener")
 
 
 def connect_options(opts):
@@ -237,11 +237,11 @@ def connect_options(opts):
         "localAddress": local_address,
         "localPort": 0 if local_port is None else port(local_port, allow_str=False),
         "timeout": None if timeout is None else idle_timeout(timeout),
-        "noDelay": _bool(opts.get("noDelay", False), "noDelay"),
-        "keepAlive": _bool(opts.get("keepAlive", False), "keepAlive"),
+        "noDelay": boolean(opts.get("noDelay", False), "noDelay"),
+        "keepAlive": boolean(opts.get("keepAlive", False), "keepAlive"),
         "keepAliveInitialDelay": milliseconds(opts.get("keepAliveInitialDelay", 0),
                                               "keepAliveInitialDelay"),
-        "allowHalfOpen": _bool(opts.get("allowHalfOpen", False), "allowHalfOpen"),
+        "allowHalfOpen": boolean(opts.get("allowHalfOpen", False), "allowHalfOpen"),
         "highWaterMark": _high_water_mark(opts.get("highWaterMark")),
     })
 
@@ -264,6 +264,6 @@ def listen_args(args, kwargs):
         "port": 0 if port_value is None else port(port_value),
         "host": None if opts.get("host") is None else _host(opts["host"], None),
         "backlog": backlog,
-        "ipv6Only": _bool(opts.get("ipv6Only", False), "ipv6Only"),
-        "reusePort": _bool(opts.get("reusePort", False), "reusePort"),
-    }, _callable_or_none(listener, "listeningListener")
+        "ipv6Only": boolean(opts.get("ipv6Only", False), "ipv6Only"),
+        "reusePort": boolean(opts.get("reusePort", False), "reusePort"),
+    }, callable_or_none(listener, "listeningListener")

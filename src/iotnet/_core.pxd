@@ -8,6 +8,7 @@
 #       _IdleTimeout: a Stream's timer core/idle.pxi
 #       Server: a listening handle     core/server.pxi
 #       Timer: setTimeout/setInterval  core/timers.pxi
+cimport cython
 from libc.stdint cimport uint64_t
 from uv cimport *
 
@@ -147,6 +148,7 @@ cdef class Stream(Handle):
     cdef unsigned char held_delivery_scheduled
     cdef Py_ssize_t held_bytes
     # writing
+    cdef unsigned char shutdown_wanted        # the sending side may shut down once flushed
     cdef unsigned char shutdown_started
     cdef unsigned char finished               # 'finish' was emitted
     cdef unsigned char need_drain
@@ -169,11 +171,14 @@ cdef class Stream(Handle):
     cdef void _emit_end(self) except *
     cdef Py_ssize_t _writable_length(self)
     cdef bint _write_data(self, bytes data, object callback) except -1
+    @cython.final
+    cdef bint _send(self, bytes data, object callback) except -1
     cdef void _queue(self, object data, Py_ssize_t size, object callback) except *
     cdef int _flush_queue(self) except -1
     cdef void _write_done(self, int status) except *
     cdef void _write_refused(self, object callback) except *
     cdef void _end(self) except *
+    cdef void _end_writing(self) except *
     cdef void _shutdown(self) except *
     cdef void _shutdown_done(self, int status) except *
     cdef void _finish(self) except *
@@ -183,6 +188,7 @@ cdef class Stream(Handle):
     cdef void _emit_close(self) except *
     cdef void _after_close(self) except *
     cdef void _connect_done(self, int status) except *
+    cdef void _accepted(self) except *
     cdef void _set_paused(self, bint paused) except *
     cdef void _set_idle_timeout(self, uint64_t timeout_ms) except *
 
@@ -259,4 +265,35 @@ cdef class Server(Handle):
     cdef void _listening(self) except *
     cdef void _listen_failed(self, int status, object address, object port) except *
     cdef void _accept(self, int status) except *
+    cdef Socket _new_connection(self)
     cdef void _emit_close_if_drained(self) except *
+
+
+cdef class TLSSocket(Socket):
+    cdef object context                # ssl.SSLContext
+    cdef object settings               # iotnet._tls.ClientSettings or ServerSettings
+    cdef object ssl_object             # ssl.SSLObject: the public view (certificate, cipher)
+    cdef object tls                    # the C object behind it: what the hot path calls
+    cdef object incoming               # ssl.MemoryBIO: ciphertext from the peer
+    cdef object outgoing               # ssl.MemoryBIO: ciphertext for the peer
+    cdef object tls_servername         # the SNI name sent (client)
+    cdef list pending_plain            # [(bytes, callback)] written before the handshake ended
+    cdef Py_ssize_t pending_plain_bytes
+    cdef uint64_t plain_bytes_written
+    cdef Timer handshake_timer         # handshakeTimeout (server side)
+    cdef unsigned char tls_state
+    cdef unsigned char server_side
+    cdef unsigned char is_authorized
+    cdef unsigned char close_notify_sent
+
+    cdef void _start_tls(self) except *
+    cdef void _tls_pump(self) except *
+    cdef void _tls_flush(self) except *
+    cdef void _handshake_done(self) except *
+    cdef void _tls_failed(self, object err) except *
+    cdef void _stop_handshake_timer(self)
+    cdef bint _encrypt(self, bytes data, object callback) except -1
+
+
+cdef class TLSServer(Server):
+    cdef object settings               # iotnet._tls.ServerSettings (its context, timeouts)
