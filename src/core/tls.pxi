@@ -161,6 +161,11 @@ cdef class TLSSocket(Socket):
         if pending:
             for data, callback in pending:
                 self._encrypt(data, callback)
+            if self.is_destroyed:
+                return
+            if self.need_drain and not self._writable_length():
+                self.need_drain = False     # all of it went out at once
+                self._emit_event0('drain')
         if self.ending:
             self._end_writing()
 
@@ -193,7 +198,10 @@ cdef class TLSSocket(Socket):
                 self.pending_plain = []
             self.pending_plain.append((data, callback))
             self.pending_plain_bytes += PyBytes_GET_SIZE(data)
-            return self.pending_plain_bytes < self.high_water_mark
+            if self.pending_plain_bytes >= self.high_water_mark:
+                self.need_drain = True      # _handshake_done or _write_done emits 'drain'
+                return False
+            return True
         return self._encrypt(data, callback)
 
     cdef bint _encrypt(self, bytes data, object callback) except -1:
@@ -209,7 +217,7 @@ cdef class TLSSocket(Socket):
         return self._send(self.outgoing.read(), callback)
 
     cdef void _end_writing(self) except *:
-        if self.tls_state == TLS_HANDSHAKING:
+        if self.tls_state < TLS_OPEN and not self.is_destroyed:
             return                          # _handshake_done comes back here
         if self.tls_state == TLS_OPEN and not self.close_notify_sent:
             self.close_notify_sent = True
