@@ -448,3 +448,30 @@ def test_bad_connect_options_fail_at_the_call(options, error):
     """A bad option of tls.connect raises at the call."""
     with pytest.raises(error):
         tls.connect(443, "localhost", options)
+
+
+def test_the_tls_examples_talk_to_each_other():
+    """examples/tls_echo_server.py and examples/tls_client.py, as their docstrings run them."""
+    import pathlib
+    import signal
+    import subprocess
+    import sys
+    from helpers import CHILD_TIMEOUT_S, subprocess_env
+    examples = pathlib.Path(__file__).resolve().parent.parent / "examples"
+    c = certs()
+    server = subprocess.Popen([sys.executable, str(examples / "tls_echo_server.py"), "0",
+                               "127.0.0.1", c.server.cert_path, c.server.key_path],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=subprocess_env())
+    try:
+        port = server.stdout.readline().split()[-1]
+        client = subprocess.run([sys.executable, str(examples / "tls_client.py"), port,
+                                 "localhost", "hi over tls", c.ca.cert_path],
+                                capture_output=True, text=True, env=subprocess_env(),
+                                timeout=CHILD_TIMEOUT_S)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server_out, server_err = server.communicate(timeout=CHILD_TIMEOUT_S)
+    assert (client.returncode, client.stdout) == (0, "hi over tls\n")
+    assert "authorized: True" in client.stderr
+    assert server.returncode == 0 and server_err == ""
