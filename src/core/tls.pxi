@@ -78,11 +78,15 @@ cdef class TLSSocket(Socket):
         if nread > 0:
             self.incoming.write(PyMemoryView_FromMemory(buf.base, nread, PyBUF_READ))
             self._tls_pump()
+        elif nread == 0:
+            return                  # libuv's "nothing this time"
+        elif self.tls_state == TLS_HANDSHAKING:
+            # EOF or a reset before the handshake ended: a server's socket goes with
+            # 'tlsClientError', and no 'error' of its own.
+            self._tls_failed(_tls.disconnected_error() if nread == UV_EOF
+                             else uv_error(<int>nread, 'read'))
         elif nread == UV_EOF:
-            if self.tls_state == TLS_HANDSHAKING:
-                self._tls_failed(_tls.disconnected_error())
-            else:
-                self._on_eof()      # also without close_notify, as Node
+            self._on_eof()          # also without close_notify, as Node
         elif nread < 0:
             self._destroy(uv_error(<int>nread, 'read'))
 
