@@ -173,6 +173,46 @@ def test_backpressure_counts_plaintext_and_drain_comes():
     assert seen["received"] == 32 * KIB
 
 
+def test_end_right_after_a_large_write_delivers_it_all_then_close_notify():
+    """One 8 MiB write() and end() in the same callback, while the reader is slower: every byte
+    arrives, then 'end' (close_notify comes after the data, and FIN after close_notify), and
+    the writer's 'finish' follows. (uvloop's users hit lost data and hangs here: shutdown while
+    writing, and large writes.)"""
+    payload = random.Random(3).randbytes(8 * MIB)
+    received, order = hashlib.sha256(), []
+    server = tls_server()
+
+    def on_secure(sock):
+        count = {"n": 0}
+
+        def on_data(data):
+            received.update(data)
+            count["n"] += len(data)
+            sock.pause()                    # a slow reader: the writer's queue fills
+            iotnet.setImmediate(sock.resume)
+        sock.on("data", on_data)
+        sock.on("end", lambda: (order.append(("server end", count["n"])), sock.end()))
+        sock.on("close", lambda had_error: server.close())
+    server.on("secureConnection", on_secure)
+
+    def on_listening(port):
+        client = tls.connect(port, "localhost", client_options())
+
+        def on_secure_connect():
+            client.write(payload)
+            client.end()
+        client.on("secureConnect", on_secure_connect)
+        client.on("finish", lambda: order.append("client finish"))
+        client.on("close", lambda had_error: order.append(("client close", had_error)))
+        client.resume()
+
+    listen_local(server, on_listening)
+    run_bounded(60)
+    assert ("server end", len(payload)) in order
+    assert order[-1] == ("client close", False) and "client finish" in order
+    assert received.hexdigest() == hashlib.sha256(payload).hexdigest()
+
+
 def _odd_chunks(payload, seed):
     rng = random.Random(seed)
     offset = 0
