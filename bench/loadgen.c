@@ -9,6 +9,12 @@
  *   idle      open C connections, one 64 B round trip each, print {"ready":true,...}, hold them
  *             until a line (or EOF) on stdin or SIGTERM, then close them all
  *
+ * --tls speaks TLS 1.3 (OpenSSL, on the same non-blocking sockets) in echo, stream and connrate:
+ * every connection makes a full handshake (no session is ever resumed), and with connrate each
+ * connection is connect -> handshake -> 64 B echo -> close_notify, so it counts full handshakes.
+ * The server's certificate chain is not checked (the benchmark's own, self-signed), but the
+ * handshake still verifies the server's signature, as every client does.
+ *
  * Every connection first makes one 64 B round trip (setup, not measured). During the measured
  * modes the loop polls epoll without sleeping (--no-spin turns that off): the loadgen has a CPU
  * of its own, and its own wake-ups should not be counted against the server.
@@ -36,6 +42,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #define CHUNK (64 * 1024)       /* stream mode write size */
 #define RBUF (256 * 1024)       /* one recv at most this much */
 #define PATTERN_PERIOD 251      /* prime, so the pattern never lines up with chunk sizes */
@@ -56,13 +65,17 @@ static struct {
     long server_pid;
     long count;
     int spin;
-} opt = {M_ECHO, "127.0.0.1", 0, 1, 64, 1.0, 3.0, 30.0, 300.0, 0, 0, 1};
+    int tls;
+} opt = {M_ECHO, "127.0.0.1", 0, 1, 64, 1.0, 3.0, 30.0, 300.0, 0, 0, 1, 0};
 
-enum state { S_FREE, S_CONNECTING, S_ACTIVE };
+/* A connection goes FREE -> CONNECTING -> (--tls: HANDSHAKE ->) ACTIVE, and back to FREE directly
+   or (--tls, and the stream's end) through CLOSING: our side ended, waiting for the server's FIN. */
+enum state { S_FREE, S_CONNECTING, S_HANDSHAKE, S_ACTIVE, S_CLOSING };
 
 struct conn {
     int fd;
     enum state state;
+    SSL *ssl;               /* --tls: from the connect on */
     int want_out;           /* EPOLLOUT is registered */
     size_t sent, recvd;     /* progress of the current round trip */
     uint64_t start_ns;      /* when the current round trip (or connection, in connrate) began */
@@ -75,6 +88,12 @@ static unsigned char *rbuf;
 static struct sockaddr_in server_addr;
 static volatile sig_atomic_t stop_requested;
 static uint64_t idle_ns;        /* time spent in polls that found nothing: our spare capacity */
+
+/* --tls: the client context, what the first handshake negotiated, and counts for the JSON. */
+static SSL_CTX *tls_ctx;
+static char tls_info[256];      /* JSON fields: version, cipher, key exchange group, server key */
+static long tls_handshakes, tls_tickets;
+static char tls_err[256];       /* the last TLS error, for the message when errno is EPROTO */
 
 /* ---- small helpers ---- */
 
@@ -259,25 +278,253 @@ static void open_conn(struct conn *c, int source_index)
     set_events(c, EPOLLOUT, EPOLL_CTL_ADD);
 }
 
-/* Called on the first EPOLLOUT of a connecting socket: did the connect succeed? */
-static void finish_connect(struct conn *c)
+/* ---- TLS (--tls) ---- */
+
+/* OpenSSL keeps every ticket the server sends in a session we never resume: counting them is
+   all; returning 0 lets OpenSSL free the session. */
+static int on_ticket(SSL *ssl, SSL_SESSION *session)
 {
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
-        err = errno;
-    if (err)
-        fail("connect to %s:%d: %s", opt.host, opt.port, strerror(err));
-    c->state = S_ACTIVE;
-    set_events(c, EPOLLIN, EPOLL_CTL_MOD);
+    (void)ssl;
+    (void)session;
+    tls_tickets++;
+    return 0;
 }
 
-static void close_conn(struct conn *c)
+static void tls_init(void)
 {
+    tls_ctx = SSL_CTX_new(TLS_client_method());
+    if (!tls_ctx)
+        fail("SSL_CTX_new failed");
+    SSL_CTX_set_min_proto_version(tls_ctx, TLS1_3_VERSION);
+    SSL_CTX_set_max_proto_version(tls_ctx, TLS1_3_VERSION);
+    SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, NULL);
+    /* A server's FIN without close_notify reads as an end, as a plain socket's FIN. */
+    SSL_CTX_set_options(tls_ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    /* SSL_write behaves like send(): it may write part (whole records) and be retried. */
+    SSL_CTX_set_mode(tls_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    /* One recv takes several records; what OpenSSL holds then is read before waiting again
+       (conn_pending), since epoll only knows about the kernel's buffer. */
+    SSL_CTX_set_read_ahead(tls_ctx, 1);
+    SSL_CTX_set_session_cache_mode(tls_ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(tls_ctx, on_ticket);
+}
+
+/* What the first handshake negotiated, as JSON fields. */
+static void tls_note(SSL *ssl)
+{
+    int group = SSL_get_negotiated_group(ssl);
+    char key[80] = "?";
+    X509 *cert = SSL_get1_peer_certificate(ssl);
+    EVP_PKEY *pkey = cert ? X509_get0_pubkey(cert) : NULL;
+    if (pkey) {
+        char curve[64] = "";
+        size_t len = 0;
+        EVP_PKEY_get_group_name(pkey, curve, sizeof curve, &len);
+        snprintf(key, sizeof key, "%s%s%s %d bits", EVP_PKEY_get0_type_name(pkey), *curve ? " " : "", curve,
+                 EVP_PKEY_get_bits(pkey));
+    }
+    X509_free(cert);
+    snprintf(tls_info, sizeof tls_info,
+             ",\"tls_version\":\"%s\",\"tls_cipher\":\"%s\",\"tls_group\":\"%s\",\"tls_server_key\":\"%s\"",
+             SSL_get_version(ssl), SSL_get_cipher_name(ssl), group > 0 ? OBJ_nid2sn(group) : "?", key);
+}
+
+/* A failed SSL call as a recv()/send() result: 0 at the end of the stream (close_notify, or a
+   FIN), else -1 with errno EAGAIN (wait for the socket) or an error (EPROTO: see tls_err). */
+static ssize_t tls_result(struct conn *c, int r)
+{
+    int saved = errno;
+    switch (SSL_get_error(c->ssl, r)) {
+    case SSL_ERROR_ZERO_RETURN:
+        return 0;
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE:
+        errno = EAGAIN;
+        return -1;
+    case SSL_ERROR_SYSCALL:
+        errno = saved ? saved : ECONNRESET;
+        return -1;
+    default:
+        ERR_error_string_n(ERR_peek_last_error(), tls_err, sizeof tls_err);
+        ERR_clear_error();
+        errno = EPROTO;
+        return -1;
+    }
+}
+
+/* The reason for errno after conn_send, conn_recv or setup_step. */
+static const char *io_error(void)
+{
+    return errno == EPROTO && *tls_err ? tls_err : strerror(errno);
+}
+
+/* send() and recv() on a connection, through TLS with --tls. */
+static ssize_t conn_send(struct conn *c, const void *buf, size_t len)
+{
+    if (!c->ssl)
+        return send(c->fd, buf, len, MSG_NOSIGNAL);
+    ERR_clear_error();
+    int n = SSL_write(c->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+    if (n > 0)
+        return n;
+    ssize_t r = tls_result(c, n);
+    if (r == 0)
+        errno = EPIPE;
+    return -1;
+}
+
+static ssize_t conn_recv(struct conn *c, void *buf, size_t len, int flags)
+{
+    if (!c->ssl)
+        return recv(c->fd, buf, len, flags);
+    ERR_clear_error();
+    int n = SSL_read(c->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+    return n > 0 ? n : tls_result(c, n);
+}
+
+/* Bytes already read from the kernel that OpenSSL holds: epoll will not report them. */
+static int conn_pending(struct conn *c)
+{
+    return c->ssl && SSL_has_pending(c->ssl);
+}
+
+/* ---- connections: set-up and end ---- */
+
+/* Drives a connection being set up: the connect (its first EPOLLOUT), then with --tls the
+   handshake. Returns 1 once the connection is active (EPOLLIN registered), 0 while it is still
+   being set up, -1 if it failed (errno, io_error()). */
+static int setup_step(struct conn *c)
+{
+    if (c->state == S_CONNECTING) {
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+            err = errno;
+        if (err) {
+            errno = err;
+            return -1;
+        }
+        if (!tls_ctx) {
+            c->state = S_ACTIVE;
+            set_events(c, EPOLLIN, EPOLL_CTL_MOD);
+            return 1;
+        }
+        c->ssl = SSL_new(tls_ctx);
+        if (!c->ssl || !SSL_set_fd(c->ssl, c->fd)) {
+            snprintf(tls_err, sizeof tls_err, "cannot make an SSL object");
+            errno = EPROTO;
+            return -1;
+        }
+        SSL_set_connect_state(c->ssl);
+        c->state = S_HANDSHAKE;
+    }
+    ERR_clear_error();
+    int r = SSL_do_handshake(c->ssl);
+    if (r == 1) {
+        if (tls_handshakes++ == 0)
+            tls_note(c->ssl);
+        c->state = S_ACTIVE;
+        set_events(c, EPOLLIN, EPOLL_CTL_MOD);
+        return 1;
+    }
+    ssize_t res = tls_result(c, r);
+    if (res < 0 && errno == EAGAIN) {
+        int out = SSL_get_error(c->ssl, r) == SSL_ERROR_WANT_WRITE;
+        if (out != c->want_out)
+            set_events(c, EPOLLIN | (out ? EPOLLOUT : 0), EPOLL_CTL_MOD);
+        return 0;
+    }
+    if (res == 0)
+        errno = ECONNRESET;  /* the server ended the connection during the handshake */
+    return -1;
+}
+
+/* setup_step for the measured modes, where a failure ends the run. */
+static int setup_or_fail(struct conn *c)
+{
+    int r = setup_step(c);
+    if (r < 0)
+        fail("%s to %s:%d: %s", c->state == S_HANDSHAKE ? "TLS handshake" : "connect", opt.host, opt.port,
+             io_error());
+    return r;
+}
+
+static void release_conn(struct conn *c)
+{
+    SSL_free(c->ssl);
+    c->ssl = NULL;
     close(c->fd);  /* also removes it from the epoll set */
     c->fd = -1;
     c->state = S_FREE;
     c->want_out = 0;
+}
+
+/* Ends a connection. Plain TCP, nothing unread: close() at once, which sends a FIN. With --tls,
+   or when the server may still be sending (until_fin): close_notify (TLS) and a FIN, then the
+   socket stays open (CLOSING) until the server's FIN, since a TLS server answers with its own
+   close_notify, and a socket closed with unread data sends a reset, not a FIN.
+   Returns 1 if the connection is free now. */
+static int end_conn(struct conn *c, int until_fin)
+{
+    if (c->state != S_ACTIVE || (!c->ssl && !until_fin)) {
+        release_conn(c);
+        return 1;
+    }
+    if (c->ssl) {
+        ERR_clear_error();
+        SSL_shutdown(c->ssl);  /* sends our close_notify; the server's is read raw below */
+        ERR_clear_error();
+    }
+    shutdown(c->fd, SHUT_WR);
+    c->state = S_CLOSING;
+    set_events(c, EPOLLIN, EPOLL_CTL_MOD);
+    return 0;
+}
+
+/* A CLOSING connection is readable: discard what came (the rest of an echo, a close_notify).
+   Returns 1 when the server's FIN (or an error) freed the connection. */
+static int read_to_fin(struct conn *c)
+{
+    ssize_t n = recv(c->fd, rbuf, RBUF, MSG_DONTWAIT);
+    if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
+        return 0;
+    release_conn(c);
+    return 1;
+}
+
+/* Ends every connection (end_conn) and waits at most 2 s for the FINs of those that close
+   politely; what is left then is closed at once. Errors only end the wait early: the results
+   are printed by then. */
+static void end_all(struct conn *cs, int n, int until_fin)
+{
+    struct epoll_event ev[MAX_EVENTS];
+    int closing = 0;
+    for (int i = 0; i < n; i++) {
+        if (cs[i].state != S_FREE && cs[i].state != S_CLOSING)
+            end_conn(&cs[i], until_fin);
+        closing += cs[i].state == S_CLOSING;
+    }
+    uint64_t deadline = now_ns() + 2000000000ull;
+    while (closing > 0 && now_ns() < deadline) {
+        int k = wait_events(ev, deadline);
+        for (int i = 0; i < k; i++) {
+            struct conn *c = ev[i].data.ptr;
+            if (c && c->state == S_CLOSING && read_to_fin(c))  /* idle mode also watches stdin (NULL) */
+                closing--;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        if (cs[i].state != S_FREE)
+            release_conn(&cs[i]);
+}
+
+/* With --tls, the JSON says what was negotiated (the first handshake) and how many session
+   tickets the server sent per handshake (never used: every handshake is a full one). */
+static void print_tls(void)
+{
+    if (tls_ctx)
+        printf(",\"tls\":true%s,\"tls_handshakes\":%ld,\"tls_tickets_per_handshake\":%.2f", tls_info,
+               tls_handshakes, tls_handshakes ? (double)tls_tickets / (double)tls_handshakes : 0.0);
 }
 
 /* ---- latency samples ---- */
@@ -337,7 +584,7 @@ static const unsigned char *payload(const struct conn *c)
 static void send_rest(struct conn *c, size_t size)
 {
     while (c->sent < size) {
-        ssize_t n = send(c->fd, payload(c) + c->sent, size - c->sent, MSG_NOSIGNAL);
+        ssize_t n = conn_send(c, payload(c) + c->sent, size - c->sent);
         if (n > 0) {
             c->sent += (size_t)n;
         } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
@@ -347,7 +594,7 @@ static void send_rest(struct conn *c, size_t size)
                 return;
             }
         } else {
-            fail("send: %s", strerror(errno));
+            fail("send: %s", io_error());
         }
     }
     if (c->want_out)
@@ -362,34 +609,39 @@ static void start_round(struct conn *c, size_t size, uint64_t t)
     send_rest(c, size);
 }
 
-/* Reads echoed bytes; returns 1 when the whole request has come back. */
+/* Reads echoed bytes; returns 1 when the whole request has come back. In LT epoll one recv per
+   wake-up is enough (whatever is left wakes us again), except for bytes OpenSSL already holds. */
 static int recv_echo(struct conn *c, size_t size)
 {
-    size_t want = size - c->recvd;
-    ssize_t n = recv(c->fd, rbuf, want < RBUF ? want : RBUF, 0);
-    if (n > 0) {
-        if (memcmp(rbuf, payload(c) + c->recvd, (size_t)n) != 0)
-            fail("echoed bytes differ from the bytes sent");
-        c->recvd += (size_t)n;
-        return c->recvd == size;
-    }
-    if (n == 0)
-        fail("server closed a connection in the middle of a round trip");
-    if (errno != EAGAIN && errno != EINTR)
-        fail("recv: %s", strerror(errno));
+    do {
+        size_t want = size - c->recvd;
+        ssize_t n = conn_recv(c, rbuf, want < RBUF ? want : RBUF, 0);
+        if (n > 0) {
+            if (memcmp(rbuf, payload(c) + c->recvd, (size_t)n) != 0)
+                fail("echoed bytes differ from the bytes sent");
+            c->recvd += (size_t)n;
+            if (c->recvd == size)
+                return 1;
+            continue;
+        }
+        if (n == 0)
+            fail("server closed a connection in the middle of a round trip");
+        if (errno != EAGAIN && errno != EINTR)
+            fail("recv: %s", io_error());
+        return 0;
+    } while (conn_pending(c));
     return 0;
 }
 
-/* In LT epoll, one recv per wake-up is enough: whatever is left wakes us again. */
 static void check_unexpected(struct conn *c)
 {
-    ssize_t n = recv(c->fd, rbuf, RBUF, MSG_DONTWAIT);
+    ssize_t n = conn_recv(c, rbuf, RBUF, MSG_DONTWAIT);
     if (n == 0)
         fail("server closed an idle connection");
     if (n > 0)
         fail("server sent %zd bytes that were never requested", n);
     if (errno != EAGAIN && errno != EINTR)
-        fail("recv: %s", strerror(errno));
+        fail("recv: %s", io_error());
 }
 
 /* Opens n connections and makes one 64 B round trip on each, with at most MAX_CONNECTING not yet
@@ -408,9 +660,9 @@ static void connect_all(struct conn *cs, int n, uint64_t deadline)
         int k = wait_events(ev, deadline);
         for (int i = 0; i < k; i++) {
             struct conn *c = ev[i].data.ptr;
-            if (c->state == S_CONNECTING) {
-                finish_connect(c);
-                start_round(c, size, now_ns());
+            if (c->state != S_ACTIVE) {
+                if (setup_or_fail(c))
+                    start_round(c, size, now_ns());
                 continue;
             }
             if (ev[i].events & EPOLLOUT && c->sent < size)
@@ -434,36 +686,53 @@ static void drain(struct conn *cs, int n, size_t size)
     struct epoll_event ev[MAX_EVENTS];
     int busy = 0;
     for (int i = 0; i < n; i++)
-        if (cs[i].state == S_CONNECTING || (cs[i].state == S_ACTIVE && cs[i].recvd < size))
+        if (cs[i].state == S_CONNECTING || cs[i].state == S_HANDSHAKE || (cs[i].state == S_ACTIVE && cs[i].recvd < size))
             busy++;
     while (busy > 0 && now_ns() < deadline) {
         int k = wait_events(ev, deadline);
         for (int i = 0; i < k; i++) {
             struct conn *c = ev[i].data.ptr;
-            int was_connecting = c->state == S_CONNECTING;
-            if (was_connecting) {
-                c->state = S_ACTIVE;
+            if (c->state == S_CLOSING) {
+                read_to_fin(c);
+                continue;
+            }
+            if (c->state == S_FREE || (c->state == S_ACTIVE && c->recvd >= size))
+                continue;
+            int was_setup = c->state != S_ACTIVE;
+            if (was_setup) {
+                int r = setup_step(c);
+                if (r == 0)
+                    continue;
+                if (r < 0) {
+                    release_conn(c);
+                    busy--;
+                    continue;
+                }
                 c->sent = c->recvd = 0;
             }
             if (c->sent < size) {
-                ssize_t m = send(c->fd, pattern + c->sent, size - c->sent, MSG_NOSIGNAL);
+                ssize_t m = conn_send(c, pattern + c->sent, size - c->sent);
                 if (m > 0)
                     c->sent += (size_t)m;
             }
-            ssize_t m = recv(c->fd, rbuf, RBUF, MSG_DONTWAIT);
-            if (m > 0)
-                c->recvd += (size_t)m;
-            if (c->recvd >= size || m == 0 || (m < 0 && errno != EAGAIN && errno != EINTR)) {
-                close_conn(c);
+            ssize_t m;
+            do {
+                m = conn_recv(c, rbuf, RBUF, MSG_DONTWAIT);
+                if (m > 0)
+                    c->recvd += (size_t)m;
+            } while (m > 0 && c->recvd < size && conn_pending(c));
+            if (c->recvd >= size) {
+                end_conn(c, 0);
                 busy--;
-            } else if (was_connecting || c->want_out != (c->sent < size)) {
+            } else if (m == 0 || (m < 0 && errno != EAGAIN && errno != EINTR)) {
+                release_conn(c);
+                busy--;
+            } else if (was_setup || c->want_out != (c->sent < size)) {
                 set_events(c, EPOLLIN | (c->sent < size ? EPOLLOUT : 0), EPOLL_CTL_MOD);
             }
         }
     }
-    for (int i = 0; i < n; i++)
-        if (cs[i].state != S_FREE)
-            close_conn(&cs[i]);
+    end_all(cs, n, 0);
 }
 
 /* ---- modes ---- */
@@ -533,6 +802,7 @@ static void run_echo(void)
     double secs = (double)((counted ? stop : end) - measure_from) / 1e9;
     printf("{\"mode\":\"echo\",\"conns\":%d,\"size\":%d,\"duration_s\":%.3f,\"round_trips\":%ld,\"rps\":%.1f",
            opt.conns, opt.size, secs, measured, measured / secs);
+    print_tls();
     print_latency();
     print_cpu(&w);
     fflush(stdout);
@@ -551,6 +821,7 @@ static void run_stream(void)
     uint64_t end = measure_from + (uint64_t)(opt.duration * 1e9);
     uint64_t sent = 0, echoed = 0, echoed_at_start = 0;
     unsigned reads = 0;
+    int blocked = 0;
     struct window w = {0};
     int measuring = 0;
     while (1) {
@@ -566,24 +837,29 @@ static void run_stream(void)
         for (int i = 0; i < k; i++) {
             if (ev[i].events & EPOLLOUT) {
                 size_t off = sent % CHUNK;  /* a partial write finishes its chunk first */
-                ssize_t n = send(c.fd, pattern + sent % PATTERN_PERIOD, CHUNK - off, MSG_NOSIGNAL);
+                ssize_t n = conn_send(&c, pattern + sent % PATTERN_PERIOD, CHUNK - off);
                 if (n > 0)
                     sent += (uint64_t)n;
                 else if (n < 0 && errno != EAGAIN && errno != EINTR)
-                    fail("send: %s", strerror(errno));
+                    fail("send: %s", io_error());
+                blocked = n < 0 && c.ssl;  /* OpenSSL holds a record it could not send in full */
             }
-            if (ev[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
-                /* One read in 8 is copied and checked; the others are discarded in the kernel
-                   (MSG_TRUNC), so the loadgen costs less per byte than the server it measures.
-                   A lost or repeated byte still shows: it shifts every later checked read. */
+            if (!(ev[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+                continue;
+            do {
+                /* One read in 8 is checked; the others are discarded in the kernel (MSG_TRUNC),
+                   so the loadgen costs less per byte than the server it measures (with --tls
+                   every read is decrypted, one record at most). A lost or repeated byte still
+                   shows: it shifts every later checked read. */
                 int check = (++reads & 7) == 0;
-                ssize_t n = recv(c.fd, check ? rbuf : NULL, RBUF, check ? 0 : MSG_TRUNC);
+                int discard = !check && !c.ssl;
+                ssize_t n = conn_recv(&c, discard ? NULL : rbuf, RBUF, discard ? MSG_TRUNC : 0);
                 if (n == 0)
                     fail("server closed the stream");
                 if (n < 0) {
                     if (errno != EAGAIN && errno != EINTR)
-                        fail("recv: %s", strerror(errno));
-                    continue;
+                        fail("recv: %s", io_error());
+                    break;
                 }
                 /* The pattern has period 251, so a long read is compared chunk by chunk. */
                 for (ssize_t off = 0; check && off < n; off += CHUNK) {
@@ -594,27 +870,31 @@ static void run_stream(void)
                 echoed += (uint64_t)n;
                 if (echoed > sent)
                     fail("server echoed more bytes than were sent");
-            }
+            } while (conn_pending(&c));
         }
     }
     double secs = opt.duration;
     uint64_t bytes = echoed - echoed_at_start;
     printf("{\"mode\":\"stream\",\"chunk\":%d,\"duration_s\":%.3f,\"bytes\":%llu,\"mb_per_s\":%.1f",
            CHUNK, secs, (unsigned long long)bytes, bytes / secs / 1e6);
+    print_tls();
     print_cpu(&w);
     fflush(stdout);
-    /* Finish like a polite client: end our side, read the rest of the echo until the server's FIN. */
-    shutdown(c.fd, SHUT_WR);
-    set_events(&c, EPOLLIN, EPOLL_CTL_MOD);
+    /* Finish like a polite client: send the rest of a TLS record OpenSSL has half sent (the
+       echo is read and dropped meanwhile, so the server is not held up by us), end our side
+       (with --tls, close_notify), read the rest of the echo until the server's FIN. */
     uint64_t deadline = now_ns() + 2000000000ull;
-    while (now_ns() < deadline) {
-        if (wait_events(ev, deadline) == 0)
-            continue;
-        ssize_t n = recv(c.fd, rbuf, RBUF, MSG_DONTWAIT);
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+    while (blocked && now_ns() < deadline) {
+        int k = wait_events(ev, deadline);
+        if (k > 0 && ev[0].events & (EPOLLIN | EPOLLERR | EPOLLHUP) && recv(c.fd, rbuf, RBUF, MSG_DONTWAIT) == 0)
             break;
+        if (k > 0 && ev[0].events & EPOLLOUT) {
+            ssize_t n = conn_send(&c, pattern + sent % PATTERN_PERIOD, CHUNK - sent % CHUNK);
+            if (n > 0 || (errno != EAGAIN && errno != EINTR))
+                blocked = 0;
+        }
     }
-    close(c.fd);
+    end_all(&c, 1, 1);
 }
 
 static void run_connrate(void)
@@ -644,12 +924,17 @@ static void run_connrate(void)
             struct conn *c = ev[i].data.ptr;
             if (c->state == S_FREE)
                 continue;  /* closed earlier in this batch */
-            if (c->state == S_CONNECTING) {
-                if (!(ev[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+            if (c->state == S_CLOSING) {  /* --tls: the slot is free once the server's FIN is in */
+                if (read_to_fin(c))
+                    open_conn(c, (int)opened++);
+                continue;
+            }
+            if (c->state != S_ACTIVE) {
+                if (c->state == S_CONNECTING && !(ev[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
                     continue;
-                uint64_t began = c->start_ns;
-                finish_connect(c);
-                c->start_ns = began;  /* latency covers the whole connect -> echo -> close */
+                /* latency covers the whole connect -> (handshake ->) echo -> close */
+                if (!setup_or_fail(c))
+                    continue;
                 c->round++;
                 c->sent = c->recvd = 0;
                 send_rest(c, size);
@@ -659,18 +944,20 @@ static void run_connrate(void)
                 send_rest(c, size);
             if (!(ev[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) || !recv_echo(c, size))
                 continue;
-            close_conn(c);
+            int free_now = end_conn(c, 0);
             uint64_t done_at = now_ns();
             if (measuring && done_at < end) {
                 measured++;
                 add_sample(done_at - c->start_ns);
             }
-            open_conn(c, (int)opened++);
+            if (free_now)
+                open_conn(c, (int)opened++);
         }
     }
     double secs = opt.duration;
     printf("{\"mode\":\"connrate\",\"conns\":%d,\"duration_s\":%.3f,\"connections\":%ld,\"cps\":%.1f",
            opt.conns, secs, measured, measured / secs);
+    print_tls();
     print_latency();
     print_cpu(&w);
     fflush(stdout);
@@ -710,8 +997,7 @@ static void run_idle(void)
             why = "hold limit";
     }
     uint64_t released = now_ns();
-    for (int i = 0; i < opt.conns; i++)
-        close(cs[i].fd);
+    end_all(cs, opt.conns, 0);
     printf("{\"mode\":\"idle\",\"conns\":%d,\"setup_s\":%.3f,\"held_s\":%.3f,\"stopped_by\":\"%s\"}\n",
            opt.conns, (ready - begin) / 1e9, (released - ready) / 1e9, why);
 }
@@ -721,7 +1007,7 @@ static void run_idle(void)
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: loadgen --mode echo|stream|connrate|idle --port P [--host 127.0.0.1]\n"
+            "usage: loadgen --mode echo|stream|connrate|idle --port P [--host 127.0.0.1] [--tls]\n"
             "               [--conns C] [--size S] [--warmup SECS] [--duration SECS]\n"
             "               [--count N] [--timeout SECS] [--hold SECS] [--server-pid PID] [--no-spin]\n");
     exit(2);
@@ -736,7 +1022,7 @@ int main(int argc, char **argv)
         {"duration", required_argument, 0, 'd'}, {"timeout", required_argument, 0, 't'},
         {"hold", required_argument, 0, 'H'},     {"server-pid", required_argument, 0, 'P'},
         {"count", required_argument, 0, 'n'},    {"no-spin", no_argument, 0, 'S'},
-        {0, 0, 0, 0},
+        {"tls", no_argument, 0, 'T'},            {0, 0, 0, 0},
     };
     int ch;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -759,6 +1045,7 @@ int main(int argc, char **argv)
         case 'P': opt.server_pid = atol(optarg); break;
         case 'n': opt.count = atol(optarg); break;
         case 'S': opt.spin = 0; break;
+        case 'T': opt.tls = 1; break;
         default: usage();
         }
     }
@@ -797,6 +1084,8 @@ int main(int argc, char **argv)
     epfd = epoll_create1(EPOLL_CLOEXEC);
     if (epfd < 0)
         fail("epoll_create1: %s", strerror(errno));
+    if (opt.tls)
+        tls_init();
 
     switch (opt.mode) {
     case M_ECHO: run_echo(); break;
