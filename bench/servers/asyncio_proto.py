@@ -1,10 +1,12 @@
 """Echo server: an asyncio Protocol on the standard event loop.
 
-usage: python asyncio_proto.py PORT [HOST]   (prints "listening on PORT"; SIGTERM/SIGINT end it)
+usage: python asyncio_proto.py PORT [HOST [CERT KEY]]   (prints "listening on PORT"; SIGTERM/SIGINT end it)
+With CERT and KEY (PEM files) it speaks TLS: the same protocol behind asyncio's ssl=.
 uvloop_proto.py runs this same protocol on uvloop.
 """
 import asyncio
 import signal
+import ssl
 import sys
 
 
@@ -37,17 +39,25 @@ async def serve_until_signal(start_server):
 
 
 def main(start_server, loop_factory=None):
-    """Runs `start_server(port, host)` from the command line until a signal ends it."""
+    """Runs `start_server(port, host, ssl_context)` from the command line until a signal ends it;
+    ssl_context is None unless CERT and KEY follow PORT and HOST."""
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
     host = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
+    context = None
+    if len(sys.argv) > 3:
+        if len(sys.argv) != 5:
+            sys.exit("usage: PORT [HOST [CERT KEY]]")
+        # A server context with Python's defaults, as a user makes it.
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(sys.argv[3], sys.argv[4])
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(serve_until_signal(lambda: start_server(port, host)))
+        runner.run(serve_until_signal(lambda: start_server(port, host, context)))
 
 
-def start_protocol_server(port, host):
+def start_protocol_server(port, host, ssl_context=None):
     # backlog 511, as libuv and Node use; asyncio's own default (100) overflows under connect storms.
     # asyncio sets TCP_NODELAY on accepted sockets itself, as the other servers do explicitly.
-    return asyncio.get_running_loop().create_server(EchoProtocol, host, port, backlog=511)
+    return asyncio.get_running_loop().create_server(EchoProtocol, host, port, backlog=511, ssl=ssl_context)
 
 
 if __name__ == "__main__":

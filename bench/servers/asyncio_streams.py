@@ -1,6 +1,6 @@
 """Echo server: asyncio streams (StreamReader/StreamWriter) on the standard event loop.
 
-usage: python asyncio_streams.py PORT [HOST]   (prints "listening on PORT"; SIGTERM/SIGINT end it)
+usage: python asyncio_streams.py PORT [HOST [CERT KEY]]   (prints "listening on PORT"; SIGTERM/SIGINT end it)
 """
 import asyncio
 
@@ -21,8 +21,8 @@ async def echo(reader, writer):
         writer.close()
 
 
-def start_streams_server(port, host):
-    return asyncio.start_server(echo, host, port, backlog=511)
+def start_streams_server(port, host, ssl_context=None):
+    return asyncio.start_server(echo, host, port, backlog=511, ssl=ssl_context)
 
 
 if __name__ == "__main__":

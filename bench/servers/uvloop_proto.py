@@ -1,6 +1,6 @@
 """Echo server: the asyncio Protocol of asyncio_proto.py, run on uvloop.
 
-usage: python uvloop_proto.py PORT [HOST]   (prints "listening on PORT"; SIGTERM/SIGINT end it)
+usage: python uvloop_proto.py PORT [HOST [CERT KEY]]   (prints "listening on PORT"; SIGTERM/SIGINT end it)
 """
 import uvloop
 
