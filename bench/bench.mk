@@ -4,17 +4,27 @@
 PY               ?= .venv/bin/python
 APT_INSTALL      ?= bash scripts/apt-install.sh
 BENCH_DEPS_STAMP := $(or $(VENV),.venv)/.bench-deps-installed
-BENCH_BINS       := bench/bin/loadgen bench/bin/c_libuv
+BENCH_BINS       := bench/bin/loadgen bench/bin/c_libuv bench/bin/c_tls
 
-.PHONY: bench bench-quick bench-setup bench-valgrind
+.PHONY: bench bench-quick bench-setup bench-valgrind bench-openssl
 
-bench/bin/loadgen: bench/loadgen.c
+# OpenSSL for the TLS scenarios: the headers and libraries of the loadgen and the C TLS server
+# (libssl-dev), and the openssl command that makes each run's certificate; installed with apt-get
+# only when missing.
+bench-openssl: | sysdeps
+	@pkg-config --exists openssl 2>/dev/null && command -v openssl >/dev/null || $(APT_INSTALL) libssl-dev openssl
+
+bench/bin/loadgen: bench/loadgen.c | bench-openssl
 	@mkdir -p $(@D)
-	gcc -O2 -Wall -Wextra -o $@ $<
+	gcc -O2 -Wall -Wextra -o $@ $< $$(pkg-config --cflags --libs openssl)
 
 bench/bin/c_libuv: bench/servers/c_libuv.c | sysdeps
 	@mkdir -p $(@D)
 	gcc -O2 -Wall -Wextra -o $@ $< $$(pkg-config --cflags --libs libuv)
+
+bench/bin/c_tls: bench/servers/c_tls.c | sysdeps bench-openssl
+	@mkdir -p $(@D)
+	gcc -O2 -Wall -Wextra -o $@ $< $$(pkg-config --cflags --libs libuv openssl)
 
 # The peers' Python packages (uvloop) and the chart's (matplotlib), once per change of the list.
 $(BENCH_DEPS_STAMP): bench/requirements.txt | $(PY)

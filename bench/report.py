@@ -54,6 +54,7 @@ def facts(doc):
         f"system libuv {m['libuv']}" if m.get("libuv") else None,
         f"uvloop {m['uvloop']}" if m.get("uvloop") else None,
         f"Node {m['node']}" if m.get("node") else None,
+        openssl(m),
     ]))
     commit = m.get("iotnet_commit") or "unknown"
     dirty = commit.endswith("+changes")
@@ -62,6 +63,17 @@ def facts(doc):
     pinned = "server on CPU 0, loadgen on CPU 1" if doc.get("pinned") else "server and loadgen not pinned"
     return textwrap.fill(f"Measured on {when} by {command(doc)} ({how}), iotnet at commit {commit}{tree}, "
                          f"on {machine}; {pinned}.", width=100)
+
+
+def openssl(m):
+    """The OpenSSL versions: the system's (loadgen, C server), Python's ssl's and Node's."""
+    if not m.get("openssl"):
+        return None
+    others = [f"{who} {m[key]}" for who, key in (("Python's ssl", "python_openssl"), ("Node's", "node_openssl"))
+              if m.get(key)]
+    if all(m[k] == m["openssl"] for k in ("python_openssl", "node_openssl") if m.get(k)):
+        return f"OpenSSL {m['openssl']} (system, Python's ssl and Node's)" if others else f"OpenSSL {m['openssl']}"
+    return f"OpenSSL {m['openssl']} (system; {', '.join(others)})"
 
 
 def printed_report(doc):
@@ -74,17 +86,22 @@ def spread(doc):
     """Every repeat behind each median, in the order they ran, and the largest over the smallest."""
     units = {"rps": "rt/s", "mb_per_s": "MB/s", "cps": "conn/s", "bytes_per_conn": "B/conn"}
     servers = doc.get("servers", {})
+    summary = doc.get("summary", {})
+    width = max([10, *map(len, summary)])
     lines = []
-    for sc, per_server in doc.get("summary", {}).items():
+    for sc, per_server in summary.items():
         for name, e in per_server.items():
             reps = e.get("repeats") or []
             if len(reps) < 2:
                 continue
             field = next((f for f in units if f in e), None)
-            unit = units.get(field, "")
+            unit = doc.get("units", {}).get(sc) or units.get(field, "")
+            # The tls_* rows ran each server's TLS variant (e.tls is set by the loadgen).
+            label = doc.get("tls_servers", {}).get(name) if e.get("tls") else None
+            label = label or servers.get(name, name)
             ratio = f"{max(reps) / min(reps):.2f}" if min(reps) > 0 else "-"
             values = " ".join(f"{fmt_num(v):>9}" for v in reps)
-            lines.append(f"{sc:<10} {servers.get(name, name)[:17]:<17} {values} {unit:<6}  max/min {ratio}")
+            lines.append(f"{sc:<{width}} {label[:17]:<17} {values} {unit:<6}  max/min {ratio}")
     return "\n".join(lines)
 
 

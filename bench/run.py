@@ -3,13 +3,16 @@
 
 Starts each server on a free 127.0.0.1 port pinned to CPU 0, drives it with bench/bin/loadgen
 pinned to CPU 1, and prints one table (absolute figures, ratio to the C libuv server, server
-CPU-seconds), then callgrind instruction counts per round trip. Raw results go to
+CPU-seconds), then callgrind instruction counts per round trip. The tls_* scenarios run each
+server's TLS variant (TLS_SERVERS) on a certificate made for the run. Raw results go to
 bench/results/latest.json and a chart to bench/results/latest.png.
 
 usage: python bench/run.py [--quick] [--servers a,b] [--scenarios x,y] [--no-callgrind]
-                           [--callgrind-only] [--callgrind-conns 1,100] [--iotnet-build NAME=SRC]...
-Needs bench/bin/loadgen and bench/bin/c_libuv (make bench builds them). A run that writes
-bench/results/latest.json also rewrites the "Last measured" section of bench/README.md (report.py).
+                           [--callgrind-only] [--callgrind-conns 1,100] [--callgrind-tls-conns 1,100]
+                           [--iotnet-build NAME=SRC]...
+Needs bench/bin/loadgen, bench/bin/c_libuv and bench/bin/c_tls (make bench builds them) and the
+openssl command. A run that writes bench/results/latest.json also rewrites the "Last measured"
+section of bench/README.md (report.py).
 """
 import argparse
 import json
@@ -45,6 +48,15 @@ SERVERS = {
     "asyncio_streams": ("asyncio streams", [PY, "bench/servers/asyncio_streams.py"]),
     "node": ("Node net", ["node", "bench/servers/node_net.js"]),
 }
+# The TLS variant of a server, for the tls_* scenarios: name -> label and command (the harness
+# appends PORT HOST CERT KEY). The C reference's is the C server on libuv and OpenSSL.
+TLS_SERVERS = {
+    "c_libuv": ("C libuv+OpenSSL", [str(BIN / "c_tls")]),
+    "iotnet": ("iotnet tls", [PY, "bench/servers/iotnet_tls.py"]),
+    "uvloop": ("uvloop Proto TLS", [PY, "bench/servers/uvloop_proto.py"]),
+    "asyncio": ("asyncio Proto TLS", [PY, "bench/servers/asyncio_proto.py"]),
+    "node": ("Node tls", ["node", "bench/servers/node_net.js"]),
+}
 REFERENCE = "c_libuv"
 # More iotnet builds to run beside the tree's own (--iotnet-build NAME=SRC): name -> SRC, a src/
 # directory holding a built `iotnet` package. Each runs examples/echo_server.py with PYTHONPATH=SRC.
@@ -58,12 +70,28 @@ SCENARIOS = {
     "stream": (["--mode", "stream"], "mb_per_s", "MB/s", "higher"),
     "connrate": (["--mode", "connrate", "--conns", "100"], "cps", "conn/s", "higher"),
     "idle10000": (["--mode", "idle", "--conns", "10000"], "bytes_per_conn", "B/conn", "lower"),
+    # TLS 1.3 (the loadgen's --tls), on each server's TLS variant: echo100 after every handshake,
+    # stream, and connrate, which makes every connection a full handshake.
+    "tls_echo100": (["--mode", "echo", "--conns", "100", "--size", "64", "--tls"], "rps", "rt/s", "higher"),
+    "tls_stream": (["--mode", "stream", "--tls"], "mb_per_s", "MB/s", "higher"),
+    "tls_handshakes": (["--mode", "connrate", "--conns", "100", "--tls"], "cps", "hs/s", "higher"),
 }
-QUICK_SCENARIOS = ["echo100", "stream", "connrate", "idle10000"]
+QUICK_SCENARIOS = ["echo100", "stream", "connrate", "idle10000", "tls_echo100"]
 
 
 def is_idle(scenario):
     return SCENARIOS[scenario][0][1] == "idle"
+
+
+def is_tls(scenario):
+    return "--tls" in SCENARIOS[scenario][0]
+
+
+def label_for(name, scenario, servers):
+    """A server's label in a scenario's rows: its TLS variant's in the tls_* scenarios."""
+    if is_tls(scenario) and name in TLS_SERVERS:
+        return TLS_SERVERS[name][0]
+    return servers.get(name, name)
 
 # callgrind: the round trips of two runs; their difference cancels start-up and shutdown.
 # Run once per connection count (--callgrind-conns); iotnet builds given by --iotnet-build join in.
@@ -71,6 +99,10 @@ CALLGRIND_CONNS = [1, 100]
 QUICK_CALLGRIND_CONNS = [1]
 CALLGRIND_SERVERS = ["c_libuv", "iotnet", "uvloop"]
 QUICK_CALLGRIND_SERVERS = ["c_libuv", "iotnet"]
+# The same over TLS (--callgrind-tls-conns), after the handshakes: the C server and iotnet.
+CALLGRIND_TLS_CONNS = [1, 100]
+QUICK_CALLGRIND_TLS_CONNS = [1]
+CALLGRIND_TLS_SERVERS = ["c_libuv", "iotnet"]
 
 
 def callgrind_rounds(conns, quick):
@@ -112,10 +144,11 @@ class LineReader:
 class Server:
     """One running echo server process."""
 
-    def __init__(self, name, prefix=(), startup_timeout=20.0, env=None):
+    def __init__(self, name, prefix=(), startup_timeout=20.0, env=None, tls_files=None):
+        """tls_files: (CERT, KEY) to start the server's TLS variant instead."""
         self.name = name
-        self.label, command = SERVERS[name]
-        self.argv = [*prefix, *command, "0", HOST]
+        self.label, command = (TLS_SERVERS if tls_files else SERVERS)[name]
+        self.argv = [*prefix, *command, "0", HOST, *(tls_files or ())]
         self.startup_timeout = startup_timeout
         self.env = env
 
@@ -226,6 +259,60 @@ class Bench:
         self.idle_conns = 10000
         self.deadline = 0.0  # set when the matrix starts: re-runs of disturbed runs stay within it
         self.runs_left = 0
+        self.tls_dir = None       # the run's certificate and key (tls_paths), removed by cleanup()
+        self.tls_paths = None
+        self.tls_usable = set()   # servers whose TLS variant can run here
+        self.tls_skipped = {}     # the others: name -> why
+
+    def cleanup(self):
+        if self.tls_dir:
+            shutil.rmtree(self.tls_dir, ignore_errors=True)
+
+    # ---- TLS: the certificate, which servers have a usable variant ----
+
+    def tls_wanted(self):
+        a = self.args
+        return any(is_tls(sc) for sc in a.scenarios) or bool(not a.no_callgrind and a.callgrind_tls_conns)
+
+    def tls_files(self):
+        """(CERT, KEY): a self-signed ECDSA P-256 certificate for 127.0.0.1 and its key, made with
+        the openssl command once per run in a temporary directory (never in the tree)."""
+        if self.tls_paths is None:
+            self.tls_dir = Path(tempfile.mkdtemp(prefix="iotnet-bench-tls-"))
+            cert, key = self.tls_dir / "cert.pem", self.tls_dir / "key.pem"
+            cmd = ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                   "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=iotnet-bench",
+                   "-addext", "subjectAltName=IP:127.0.0.1"]
+            try:
+                p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+            except (OSError, subprocess.TimeoutExpired) as e:
+                raise BenchError(f"openssl req: {e}")
+            if p.returncode != 0:
+                raise BenchError(f"openssl req failed: {(p.stderr.strip().splitlines() or ['?'])[-1]}")
+            self.tls_paths = (str(cert), str(key))
+        return self.tls_paths
+
+    def check_tls(self, usable):
+        """Which of the usable servers can run their TLS variant (self.tls_usable), and notes why not."""
+        try:
+            self.tls_files()
+            cert_error = None
+        except BenchError as e:
+            cert_error = str(e)
+        for name in usable:
+            if name not in TLS_SERVERS:
+                continue  # no TLS variant: not in the TLS rows
+            why = cert_error
+            if why is None and name == "c_libuv" and not (BIN / "c_tls").exists():
+                why = "bench/bin/c_tls is not built (make bench builds it)"
+            elif why is None and name in self.builds and not self.builds[name].get("tls"):
+                why = f"its build has no iotnet.tls ({self.builds[name].get('tls_error', '?')})"
+            if why:
+                self.tls_skipped[name] = why
+                self.notes.append(f"{TLS_SERVERS[name][0]} skipped: {why}")
+                log(f"skip {name} (TLS): {why}")
+            else:
+                self.tls_usable.add(name)
 
     # ---- which servers can run here ----
 
@@ -249,6 +336,8 @@ class Bench:
                 log(f"skip {name}: {why}")
             else:
                 usable[name] = SERVERS[name][0]
+        if self.tls_wanted():
+            self.check_tls(usable)
         return usable
 
     def env_for(self, name):
@@ -260,15 +349,21 @@ class Bench:
     def check_build(self, name):
         """None if the iotnet server `name` would import the build it is meant to; else why not."""
         src = Path(BUILDS.get(name, self.iotnet_path)).resolve()
-        probe = "import iotnet, iotnet._core; print(iotnet._core.__file__)"
+        # The core, and whether the build has iotnet.tls (the TLS scenarios need it).
+        probe = ("import iotnet, iotnet._core; print(iotnet._core.__file__)\n"
+                 "try:\n    import iotnet.tls\n    print('tls')\n"
+                 "except ImportError as e:\n    print('no tls:', e)")
         p = subprocess.run([PY, "-c", probe], cwd=ROOT, env=self.env_for(name), capture_output=True,
                            text=True, timeout=60)
         if p.returncode != 0:
             return f"iotnet does not import from {src}: {(p.stderr.strip().splitlines() or ['?'])[-1]}"
-        core = Path(p.stdout.strip()).resolve()
+        core_line, _, tls_line = p.stdout.strip().partition("\n")
+        core = Path(core_line).resolve()
         if not core.is_relative_to(src):
             return f"iotnet imports {core}, not a build in {src}"
-        self.builds[name] = {"path": str(src), "core": str(core), **git_state(src)}
+        self.builds[name] = {"path": str(src), "core": str(core), **git_state(src), "tls": tls_line == "tls"}
+        if tls_line != "tls":
+            self.builds[name]["tls_error"] = tls_line.removeprefix("no tls: ")
         # An in-place build older than its sources measures the old code: say so, but run it.
         sources = [f for pat in ("*.pyx", "*.pxd", "*.pxi", "*.h") for f in src.rglob(pat)]
         newer = max(sources, key=lambda f: f.stat().st_mtime, default=None)
@@ -279,9 +374,10 @@ class Bench:
             log(f"warning: {name}: {core} is older than {newer}")
         return None
 
-    def server(self, name, prefix=None, startup_timeout=20.0):
+    def server(self, name, prefix=None, startup_timeout=20.0, tls=False):
+        """The server `name`, or its TLS variant on the run's certificate."""
         return Server(name, self.server_prefix if prefix is None else prefix, startup_timeout,
-                      self.env_for(name))
+                      self.env_for(name), self.tls_files() if tls else None)
 
     # ---- one loadgen run ----
 
@@ -360,12 +456,14 @@ class Bench:
 
     def run_matrix(self, servers, scenarios):
         runs = []
-        throughput = [s for s in scenarios if not is_idle(s)]
+        throughput = [s for s in scenarios if not is_idle(s) and not is_tls(s)]
+        tls = [s for s in scenarios if is_tls(s)]
         idle = [s for s in scenarios if is_idle(s)]
         names = list(servers)
         if not names:
             return runs
-        self.runs_left = self.args.repeats * len(names) * len(scenarios)
+        with_tls = [n for n in names if n in TLS_SERVERS]
+        self.runs_left = self.args.repeats * (len(names) * (len(throughput) + len(idle)) + len(with_tls) * len(tls))
         self.deadline = time.monotonic() + self.args.budget
         for rep in range(self.args.repeats):
             # Rotate the order each repeat so slow drifts of the machine hit every server alike.
@@ -373,16 +471,24 @@ class Bench:
             for name in order:
                 log(f"[repeat {rep + 1}/{self.args.repeats}] {name}")
                 runs += self.run_server_scenarios(name, throughput, rep)
+                if name in TLS_SERVERS:  # the TLS variant: a process of its own
+                    runs += self.run_server_scenarios(name, tls, rep, tls=True)
                 for sc in idle:  # a fresh process, so earlier scenarios' memory does not count
                     runs += self.run_server_scenarios(name, [sc], rep)
         return runs
 
-    def run_server_scenarios(self, name, scenarios, rep):
+    def run_server_scenarios(self, name, scenarios, rep, tls=False):
         runs = []
         if not scenarios:
             return runs
+        if tls and name not in self.tls_usable:
+            self.runs_left -= len(scenarios)
+            why = f"skipped: {self.tls_skipped.get(name, 'no TLS variant')}"
+            return [{"server": name, "scenario": sc, "repeat": rep, "error": why} for sc in scenarios]
+        if tls:
+            log(f"  {TLS_SERVERS[name][0]}")
         try:
-            srv = self.server(name).__enter__()
+            srv = self.server(name, tls=tls).__enter__()
         except BenchError as e:
             log(f"  {e}")
             return [{"server": name, "scenario": sc, "repeat": rep, "error": str(e)} for sc in scenarios]
@@ -417,34 +523,40 @@ class Bench:
             return {}
         wanted = QUICK_CALLGRIND_SERVERS if self.args.quick else CALLGRIND_SERVERS
         wanted = [s for s in servers if s in wanted or s in BUILDS]
+        # Over TLS: the C server's and iotnet's TLS variants (and every --iotnet-build's) that can run.
+        wanted_tls = [s for s in servers if (s in CALLGRIND_TLS_SERVERS or s in BUILDS) and s in self.tls_usable]
+        # Keys of the result: "1", "100" (plain), "tls1", "tls100" (TLS).
+        jobs = [(str(c), c, False, wanted) for c in self.args.callgrind_conns]
+        jobs += [(f"tls{c}", c, True, wanted_tls) for c in self.args.callgrind_tls_conns if wanted_tls]
         results = {}
         tmp = Path(tempfile.mkdtemp(prefix="iotnet-callgrind-"))
         try:
-            for conns in self.args.callgrind_conns:
+            for key, conns, tls, names in jobs:
                 rounds = callgrind_rounds(conns, self.args.quick)
-                per_server = results[str(conns)] = {}
-                for name in wanted:
-                    log(f"[callgrind] {name}, {conns} connection(s), {rounds[0]} and {rounds[1]} round trips")
+                per_server = results[key] = {}
+                for name in names:
+                    log(f"[callgrind] {name}{' TLS' if tls else ''}, {conns} connection(s), "
+                        f"{rounds[0]} and {rounds[1]} round trips")
                     try:
-                        irs = [self.callgrind_total(name, conns, n, tmp) for n in rounds]
+                        irs = [self.callgrind_total(name, conns, n, tmp, tls) for n in rounds]
                     except BenchError as e:
                         log(f"  {e}")
-                        per_server[name] = {"conns": conns, "error": str(e)}
+                        per_server[name] = {"conns": conns, "tls": tls, "error": str(e)}
                         continue
                     per_rt = (irs[1] - irs[0]) / (rounds[1] - rounds[0])
-                    per_server[name] = {"conns": conns, "rounds": list(rounds), "total_ir": irs,
+                    per_server[name] = {"conns": conns, "tls": tls, "rounds": list(rounds), "total_ir": irs,
                                         "ir_per_round_trip": round(per_rt, 1)}
                     log(f"  {round(per_rt, 1):,.0f} Ir per round trip")
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return results
 
-    def callgrind_total(self, name, conns, rounds, tmp):
-        out = tmp / f"callgrind.out.{name}.{conns}.{rounds}"
+    def callgrind_total(self, name, conns, rounds, tmp, tls=False):
+        out = tmp / f"callgrind.out.{name}.{'tls' if tls else ''}{conns}.{rounds}"
         prefix = [*self.server_prefix, "valgrind", "--tool=callgrind", "--quiet", f"--callgrind-out-file={out}"]
-        with self.server(name, prefix=prefix, startup_timeout=120) as srv:
+        with self.server(name, prefix=prefix, startup_timeout=120, tls=tls) as srv:
             self.loadgen(srv, ["--mode", "echo", "--conns", str(conns), "--size", "64", "--count", str(rounds),
-                               "--timeout", "120"], timeout=300)
+                               "--timeout", "120", *(["--tls"] if tls else [])], timeout=300)
             srv.stop(timeout=60)  # callgrind writes its file at exit
         text = out.read_text() if out.exists() else ""
         m = re.search(r"^(?:summary|totals):\s+(\d+)", text, re.M)
@@ -461,6 +573,8 @@ def summarize(runs, servers, scenarios):
     for sc in scenarios:
         field = SCENARIOS[sc][1]
         for name in servers:
+            if is_tls(sc) and name not in TLS_SERVERS:
+                continue  # no TLS variant
             ok = [r for r in runs if r["server"] == name and r["scenario"] == sc and "error" not in r]
             errors = [r["error"] for r in runs if r["server"] == name and r["scenario"] == sc and "error" in r]
             if not ok:
@@ -490,19 +604,21 @@ def fmt_num(v):
 
 
 def table(summary, servers, duration):
-    lines = [f"{'scenario':<10} {'server':<17} {'result':>17} {'vs C':>6} {'srv CPU-s':>9} "
+    w = max([10, *map(len, summary)])
+    lines = [f"{'scenario':<{w}} {'server':<17} {'result':>17} {'vs C':>6} {'srv CPU-s':>9} "
              f"{'per srv CPU-s':>15} {'p50/p99 µs':>13} {'lg busy':>7}"]
     for sc, per_server in summary.items():
         _, field, unit, better = SCENARIOS[sc]
         first = True
-        for name, label in servers.items():
+        for name in servers:
             e = per_server.get(name)
             if e is None:
                 continue
+            label = label_for(name, sc, servers)
             head = sc if first else ""
             first = False
             if "error" in e:
-                lines.append(f"{head:<10} {label:<17} failed: {e['error'].splitlines()[0][:70]}")
+                lines.append(f"{head:<{w}} {label:<17} failed: {e['error'].splitlines()[0][:70]}")
                 continue
             ratio = f"{e['ratio_to_c']:.2f}×" if "ratio_to_c" in e else "-"
             cpu = e.get("server_cpu_s", -1)
@@ -512,36 +628,91 @@ def table(summary, servers, duration):
             lat = f"{e['p50_us']:.0f}/{e['p99_us']:.0f}" if "p50_us" in e else ""
             busy = f"{e['loadgen_busy']:.2f}" if "loadgen_busy" in e else ""
             mark = "!" if e.get("disturbed") else " "
-            lines.append(f"{head:<10} {label:<17} {fmt_num(e['value']) + ' ' + unit:>17}{mark}{ratio:>6} "
+            lines.append(f"{head:<{w}} {label:<17} {fmt_num(e['value']) + ' ' + unit:>17}{mark}{ratio:>6} "
                          f"{cpu_s:>9} {per_cpu:>15} {lat:>13} {busy:>7}")
     return "\n".join(lines)
 
 
 def ratio_matrix(summary, servers):
     scs = list(summary)
-    lines = ["ratio to C on libuv (idle: memory, so lower is better)",
-             f"{'':<17}" + "".join(f"{sc:>10}" for sc in scs)]
+    width = {sc: max(10, len(sc) + 2) for sc in scs}
+    tls = any(map(is_tls, scs))
+    lines = ["ratio to C on libuv (idle: memory, so lower is better"
+             + ("; tls_*: each server's TLS variant to C on libuv and OpenSSL" if tls else "") + ")",
+             f"{'':<17}" + "".join(f"{sc:>{width[sc]}}" for sc in scs)]
     for name, label in servers.items():
         cells = []
         for sc in scs:
             e = summary[sc].get(name, {})
             cells.append(f"{e['ratio_to_c']:.2f}" if "ratio_to_c" in e else "-")
-        lines.append(f"{label:<17}" + "".join(f"{c:>10}" for c in cells))
+        lines.append(f"{label:<17}" + "".join(f"{c:>{width[sc]}}" for c, sc in zip(cells, scs)))
     return "\n".join(lines)
+
+
+def cpu_per_unit(e):
+    """Server CPU seconds per unit of the result (round trip, MB, connection, handshake), or None."""
+    cpu, value, secs = e.get("server_cpu_s"), e.get("value"), e.get("duration_s")
+    if not cpu or cpu <= 0 or not value or not secs:
+        return None
+    return cpu / (value * secs)
+
+
+def cpu_matrix(summary, servers):
+    """Server CPU per unit of work, each server's as a multiple of iotnet's: the comparison that holds
+    when the loadgen, not the server, was the limit (lg busy near 1)."""
+    base = {sc: cpu_per_unit(summary[sc].get("iotnet", {})) for sc in summary if not is_idle(sc)}
+    scs = [sc for sc, b in base.items() if b]
+    if not scs:
+        return ""
+    width = {sc: max(10, len(sc) + 2) for sc in scs}
+    units = {sc: SCENARIOS[sc][2].split("/")[0] for sc in scs}
+    lines = ["server CPU per unit of work, to iotnet's (below 1: less CPU than iotnet for the same work)",
+             f"{'':<17}" + "".join(f"{sc:>{width[sc]}}" for sc in scs),
+             f"{'iotnet, µs/unit':<17}" + "".join(f"{base[sc] * 1e6:>{width[sc] - len(units[sc]) - 1},.2f} {units[sc]}"
+                                                  for sc in scs)]
+    for name, label in servers.items():
+        cells = []
+        for sc in scs:
+            c = cpu_per_unit(summary[sc].get(name, {}))
+            cells.append(f"{c / base[sc]:.2f}" if c else "-")
+        lines.append(f"{label:<17}" + "".join(f"{c:>{width[sc]}}" for c, sc in zip(cells, scs)))
+    return "\n".join(lines)
+
+
+def tls_lines(summary, servers):
+    """What the TLS runs negotiated (from the loadgen's side), one line if every server agreed."""
+    seen = {}
+    for sc, per_server in summary.items():
+        if not is_tls(sc):
+            continue
+        for name, e in per_server.items():
+            if "tls_version" not in e:
+                continue
+            what = (f"{e['tls_version']}, {e['tls_cipher']}, key exchange {e['tls_group']}, server key "
+                    f"{e['tls_server_key']}, {e.get('tls_tickets_per_handshake', 0):.0f} session tickets per "
+                    "handshake (never resumed)")
+            seen.setdefault(what, [])
+            if label_for(name, sc, servers) not in seen[what]:
+                seen[what].append(label_for(name, sc, servers))
+    if len(seen) == 1:
+        return f"TLS, every server: {next(iter(seen))}"
+    return "\n".join(f"TLS, {', '.join(names)}: {what}" for what, names in seen.items())
 
 
 def callgrind_lines(cg, servers):
     """One block per connection count; cg as Bench.callgrind returns it."""
     blocks = []
-    for conns, per_server in cg.items():
+    for key, per_server in cg.items():
+        tls = key.startswith("tls")  # "tls1", "tls100": over TLS, after the handshakes
+        conns = key.removeprefix("tls")
         some = next((v for v in per_server.values() if "rounds" in v), None)
         how = (f"(Ir({some['rounds'][1]}) - Ir({some['rounds'][0]})) / {some['rounds'][1] - some['rounds'][0]}"
                if some else "")
-        lines = [f"callgrind: server instructions per 64 B echo round trip, {conns} connection"
+        lines = [f"callgrind: server instructions per 64 B {'TLS ' if tls else ''}echo round trip, {conns} connection"
                  f"{'' if conns == '1' else 's'}, user space {how}"]
         ir = {name: v["ir_per_round_trip"] for name, v in per_server.items() if "ir_per_round_trip" in v}
         for name, v in per_server.items():
-            label = servers.get(name, name)
+            label = TLS_SERVERS[name][0] if tls and name in TLS_SERVERS else servers.get(name, name)
             if "error" in v:
                 lines.append(f"  {label:<17} failed: {v['error'].splitlines()[0][:70]}")
                 continue
@@ -604,7 +775,7 @@ def chart(summary, servers, path, title):
         values = [summary[sc][n]["value"] for n in names]
         colors = ["#444444" if n == REFERENCE else "#d9541e" if n == "iotnet" else "#eea37f" if n in BUILDS
                   else "#4a7fb5" for n in names]
-        ax.barh([servers[n] for n in names], values, color=colors)
+        ax.barh([label_for(n, sc, servers) for n in names], values, color=colors)
         ax.invert_yaxis()
         ax.set_title(f"{sc} ({unit}, {better} is better)", fontsize=10)
         for i, n in enumerate(names):
@@ -654,7 +825,11 @@ def machine_info():
     return {"cpus": os.cpu_count(), "cpu_model": cpu, "kernel": platform.release(), "iotnet_commit": commit,
             "python": platform.python_version(), "node": version(["node", "--version"]),
             "libuv": version(["pkg-config", "--modversion", "libuv"]),
-            "uvloop": version([PY, "-c", "import uvloop; print(uvloop.__version__)"])}
+            "uvloop": version([PY, "-c", "import uvloop; print(uvloop.__version__)"]),
+            # The OpenSSL of the loadgen and the C server, of Python's ssl, and Node's own.
+            "openssl": version(["pkg-config", "--modversion", "openssl"]),
+            "python_openssl": version([PY, "-c", "import ssl; print(ssl.OPENSSL_VERSION.split()[1])"]),
+            "node_openssl": version(["node", "-p", "process.versions.openssl"])}
 
 
 def raise_nofile(need):
@@ -684,6 +859,9 @@ def parse_args(argv):
     p.add_argument("--callgrind-conns", help="comma-separated connection counts of the callgrind echo "
                    f"(default {','.join(map(str, CALLGRIND_CONNS))}, "
                    f"quick {','.join(map(str, QUICK_CALLGRIND_CONNS))})")
+    p.add_argument("--callgrind-tls-conns", help="the same over TLS, after the handshakes, for the C server and "
+                   f"iotnet (default {','.join(map(str, CALLGRIND_TLS_CONNS))}, "
+                   f"quick {','.join(map(str, QUICK_CALLGRIND_TLS_CONNS))}; none: no TLS counts)")
     p.add_argument("--iotnet-build", action="append", default=[], metavar="NAME=SRC",
                    help="also run the iotnet built in place in directory SRC (which holds iotnet/), "
                    "as server NAME, in the scenarios and callgrind; repeatable. Results then go to "
@@ -707,6 +885,7 @@ def parse_args(argv):
             p.error(f"--iotnet-build {spec}: {src} has no iotnet/ package directory")
         BUILDS[name] = str(Path(src).resolve())
         SERVERS[name] = (name, [PY, "examples/echo_server.py"])
+        TLS_SERVERS[name] = (name, [PY, "bench/servers/iotnet_tls.py"])
         # Beside the tree's own iotnet (just before it), or last if that is not run.
         if name not in a.servers:
             at = a.servers.index("iotnet") if "iotnet" in a.servers else len(a.servers)
@@ -724,6 +903,15 @@ def parse_args(argv):
         p.error(f"--callgrind-conns {a.callgrind_conns}: expected numbers separated by commas")
     if any(c < 1 for c in a.callgrind_conns):
         p.error("--callgrind-conns: every count must be at least 1")
+    tls_conns = a.callgrind_tls_conns
+    try:
+        a.callgrind_tls_conns = ([] if tls_conns in ("none", "") else [int(c) for c in tls_conns.split(",")]
+                                 if tls_conns is not None else QUICK_CALLGRIND_TLS_CONNS if a.quick
+                                 else CALLGRIND_TLS_CONNS)
+    except ValueError:
+        p.error(f"--callgrind-tls-conns {tls_conns}: expected numbers separated by commas, or none")
+    if any(c < 1 for c in a.callgrind_tls_conns):
+        p.error("--callgrind-tls-conns: every count must be at least 1")
     for name in a.servers:
         if name not in SERVERS:
             p.error(f"unknown server {name}")
@@ -756,12 +944,15 @@ def main(argv=None):
     if REFERENCE not in servers:
         bench.notes.append("no C reference server: ratios are not computed")
 
-    runs = bench.run_matrix(servers, args.scenarios) if args.scenarios else []
-    summary = summarize(runs, servers, args.scenarios)
-    disturbed = sum(1 for r in runs if r.get("disturbed"))
-    if disturbed:
-        bench.notes.append(f"{disturbed} run(s) were disturbed by other processes even after a retry")
-    cg = {} if args.no_callgrind else bench.callgrind(servers)
+    try:
+        runs = bench.run_matrix(servers, args.scenarios) if args.scenarios else []
+        summary = summarize(runs, servers, args.scenarios)
+        disturbed = sum(1 for r in runs if r.get("disturbed"))
+        if disturbed:
+            bench.notes.append(f"{disturbed} run(s) were disturbed by other processes even after a retry")
+        cg = {} if args.no_callgrind else bench.callgrind(servers)
+    finally:
+        bench.cleanup()  # the run's certificate and key
     elapsed = time.monotonic() - started
 
     info = machine_info()
@@ -775,13 +966,14 @@ def main(argv=None):
                                     for name, b in bench.builds.items())
     text = "\n\n".join(filter(None, [
         header, summary and table(summary, servers, args.duration), summary and ratio_matrix(summary, servers),
+        summary and cpu_matrix(summary, servers), summary and tls_lines(summary, servers),
         callgrind_lines(cg, servers), targets(summary, cg),
         "\n".join("note: " + n for n in bench.notes),
         summary and (
             "columns: srv CPU-s = CPU seconds the server used in the measured window (its ceiling is the window "
             f"length, {args.duration:g} s: one core); per srv CPU-s = result per second of server CPU; "
             "lg busy = share of the window the load generator was working (near 1: it was the bottleneck); "
-            "! = other processes used the CPUs during that run.")]))
+            "! = other processes used the CPUs during that run; tls_* rows: each server's TLS variant.")]))
     print(text, flush=True)
 
     out = Path(args.out).resolve()
@@ -790,8 +982,11 @@ def main(argv=None):
            "pinned": bench.pinning,
            "settings": {"repeats": args.repeats, "warmup_s": args.warmup, "duration_s": args.duration,
                         "quick": args.quick, "idle_conns": bench.idle_conns,
-                        "callgrind_conns": [] if args.no_callgrind else args.callgrind_conns},
-           "servers": servers, "builds": bench.builds, "notes": bench.notes, "summary": summary,
+                        "callgrind_conns": [] if args.no_callgrind else args.callgrind_conns,
+                        "callgrind_tls_conns": [] if args.no_callgrind else args.callgrind_tls_conns},
+           "servers": servers, "tls_servers": {n: TLS_SERVERS[n][0] for n in servers if n in TLS_SERVERS},
+           "units": {sc: SCENARIOS[sc][2] for sc in summary}, "builds": bench.builds, "notes": bench.notes,
+           "summary": summary,
            "callgrind": cg, "runs": runs, "elapsed_s": round(elapsed, 1), "table": text}
     out.with_suffix(".json").write_text(json.dumps(doc, indent=1) + "\n")
     wrote = [out.with_suffix(".json")]
