@@ -462,7 +462,7 @@ def test_context_of_the_wrong_side_fails_at_the_call():
     run_bounded(5)
 
 
-@pytest.mark.parametrize("protocols", ["h2", b"h2", 7])
+@pytest.mark.parametrize("protocols", ["h2", b"h2", 7], ids=["str", "bytes", "int"])
 def test_alpn_protocols_not_a_list_fails_at_the_call(protocols):
     """ALPNProtocols that is not a list of str is a TypeError from createServer() and
     connect()."""

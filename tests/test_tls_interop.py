@@ -33,8 +33,10 @@ ALPN_CLIENT = ["echo/1"]
 SNI_NAMES = ["localhost", "other.example"]
 PROTOCOL_NAMES = {ssl.TLSVersion.TLSv1_3: "TLSv1.3", ssl.TLSVersion.TLSv1_2: "TLSv1.2"}
 # (servername, the Python peer's highest TLS version)
-PYTHON_CASES = [("localhost", ssl.TLSVersion.TLSv1_3), ("other.example", ssl.TLSVersion.TLSv1_3),
-                ("localhost", ssl.TLSVersion.TLSv1_2)]
+PYTHON_CASES = [pytest.param(name, version, id=f"{name}-{PROTOCOL_NAMES[version]}")
+                for name, version in [("localhost", ssl.TLSVersion.TLSv1_3),
+                                      ("other.example", ssl.TLSVersion.TLSv1_3),
+                                      ("localhost", ssl.TLSVersion.TLSv1_2)]]
 PEER_START_S = 20           # a subprocess peer prints its readiness line within this
 PEER_EXIT_S = 20            # and exits within this once the loop is done
 # Odd sizes, from one byte to more than the loop's read buffer, so record and read boundaries
