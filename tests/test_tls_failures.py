@@ -334,8 +334,6 @@ def test_garbage_instead_of_a_client_hello():
     _assert_echoed(good_log)
 
 
-@pytest.mark.xfail(strict=True, reason="net_error('ERR_TLS_HANDSHAKE_TIMEOUT') raises KeyError: "
-                   "the code is missing from _NET_ERROR_MESSAGES (src/core/errors.pxi)")
 def test_handshake_that_never_starts_times_out():
     """Port of Node test/parallel/test-tls-timeout-server.js: with handshakeTimeout=200 a plain
     TCP client that connects and stays silent gets 'tlsClientError' with code

@@ -315,8 +315,6 @@ def test_writes_at_connection_reach_a_python_client_after_the_handshake():
     assert log[:3] == ["connection", "secureConnection", "data"]
 
 
-@pytest.mark.xfail(strict=True, reason="authorized/getPeerCertificate() come from getpeercert(), "
-                   "which Python answers {} when the context SNICallback picked has CERT_NONE")
 def test_sni_context_with_only_certificate_and_ca_keeps_request_cert():
     """requestCert is the server's, as in Node: an SNICallback context made like Node's
     tls.createSecureContext({key, cert, ca}) — certificate and CA, no verify mode of its own —

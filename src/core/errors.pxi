@@ -21,6 +21,7 @@ _NET_ERROR_MESSAGES = {
     'ERR_STREAM_DESTROYED': 'Cannot call write after a stream was destroyed',
     'ERR_SOCKET_CLOSED_BEFORE_CONNECTION': 'Socket closed before the connection was established',
     'ERR_SOCKET_CLOSED': 'Socket is closed',
+    'ERR_TLS_HANDSHAKE_TIMEOUT': 'TLS handshake timeout',
 }
 
 

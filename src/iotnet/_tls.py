@@ -265,9 +265,13 @@ def received_servername(ssl_object):
     return getattr(ssl_object, "iotnet_servername", None)
 
 
-def _sni_callback(sni_callback):
+def _sni_callback(sni_callback, server_context):
     """The SSLContext's sni_callback: records the name, and lets SNICallback(servername, cb)
-    pick the context (cb must be called before SNICallback returns)."""
+    pick the context (cb must be called before SNICallback returns).
+
+    As in Node, requestCert is the server's: a picked context that verifies nothing of its own
+    takes the server's verify mode (Python's getpeercert() reads the verify mode of the
+    connection's current context, and would report no client certificate)."""
     def on_servername(ssl_object, servername, context):
         ssl_object.iotnet_servername = servername
         if sni_callback is None or servername is None:
@@ -280,6 +284,8 @@ def _sni_callback(sni_callback):
         if err is not None:
             return ssl.ALERT_DESCRIPTION_INTERNAL_ERROR
         if ctx is not None:
+            if ctx.verify_mode == ssl.CERT_NONE:
+                ctx.verify_mode = server_context.verify_mode
             ssl_object.context = ctx
         return None
     return on_servername
@@ -308,7 +314,7 @@ def server_settings(options, kwargs):
         if alpn:
             context.set_alpn_protocols(alpn)
     if context.sni_callback is None or sni is not None:
-        context.sni_callback = _sni_callback(sni)
+        context.sni_callback = _sni_callback(sni, context)
     request_cert = request_cert or context.verify_mode != ssl.CERT_NONE
     return ServerSettings(context, request_cert, timeout)
 
