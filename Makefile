@@ -4,7 +4,7 @@ VENV              := .venv
 PY                := $(VENV)/bin/python
 DEPS_STAMP        := $(VENV)/.deps-installed
 DOCS_STAMP        := $(VENV)/.docs-deps-installed
-CORE_SRC          := setup.py src/_core.pyx src/iotnet/_core.pxd src/uv.pxd src/debug.h $(wildcard src/core/*.pxi)
+CORE_SRC          := setup.py src/_core.pyx src/iotnet/_core.pxd src/uv.pxd src/debug.h src/embed.h $(wildcard src/core/*.pxi)
 # Stamps (empty files, not in git) whose dates say when each build last succeeded.
 CORE_BUILT_STAMP  := src/iotnet/.core-built
 DEBUG_DIR         := build/debug

@@ -12,6 +12,7 @@ from libc.string cimport memset
 include "core/constants.pxi"
 include "core/errors.pxi"
 include "core/loop.pxi"
+include "core/embed.pxi"
 include "core/emitter.pxi"
 include "core/handle.pxi"
 include "core/requests.pxi"
@@ -27,6 +28,8 @@ include "core/tls.pxi"
 _alias_properties(Socket, {
     'bytes_read': 'bytesRead', 'bytes_written': 'bytesWritten',
     'writable_length': 'writableLength', 'writable_need_drain': 'writableNeedDrain',
+    'readable_high_water_mark': 'readableHighWaterMark',
+    'writable_high_water_mark': 'writableHighWaterMark',
     'allow_half_open': 'allowHalfOpen', 'ready_state': 'readyState',
     'remote_address': 'remoteAddress', 'remote_family': 'remoteFamily',
     'remote_port': 'remotePort', 'local_address': 'localAddress',

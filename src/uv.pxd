@@ -64,6 +64,7 @@ cdef extern from "uv.h" nogil:
 
     ctypedef enum uv_run_mode:
         UV_RUN_DEFAULT
+        UV_RUN_NOWAIT
 
     ctypedef int uv_os_fd_t
 
@@ -153,6 +154,8 @@ cdef extern from "uv.h" nogil:
 
     uv_loop_t* uv_default_loop()
     int uv_run(uv_loop_t*, uv_run_mode mode)
+    int uv_backend_fd(const uv_loop_t*)
+    int uv_backend_timeout(const uv_loop_t*)
     void uv_stop(uv_loop_t*)
     uint64_t uv_now(const uv_loop_t*)
     void uv_update_time(uv_loop_t*)
@@ -171,6 +174,7 @@ cdef extern from "uv.h" nogil:
 
     int uv_prepare_init(uv_loop_t*, uv_prepare_t*)
     int uv_prepare_start(uv_prepare_t*, uv_prepare_cb cb)
+    int uv_prepare_stop(uv_prepare_t*)
     int uv_check_init(uv_loop_t*, uv_check_t*)
     int uv_check_start(uv_check_t*, uv_check_cb cb)
     int uv_check_stop(uv_check_t*)

@@ -155,7 +155,20 @@ cdef class Loop:
 
     # -- running --------------------------------------------------------------------------------
 
+    cdef void request_pass(self) noexcept:
+        """Embedded: libuv has work that only a pass starts (see embed.pxi)."""
+        if not self.pass_requested:
+            self.pass_requested = True
+            try:
+                self.request_pass_soon()
+            except BaseException as exc:
+                self.pass_requested = False
+                self.report(exc)
+
     cdef run(self):
+        if self.attached:
+            raise RuntimeError('iotnet.run() cannot run while iotnet is attached to an asyncio '
+                               'loop (iotnet.aio): that loop drives iotnet now')
         if self.running:
             if PyThread_get_thread_ident() != self.thread_ident:
                 raise RuntimeError('iotnet.run() is already running in another thread; the '
@@ -221,10 +234,15 @@ cdef void _on_signal_poll(uv_poll_t* handle, int status, int events) noexcept:
 
 
 cdef inline int _check_loop_thread() except -1:
-    """Everything but call_soon_threadsafe belongs to the thread inside run() while it runs."""
-    if _loop.running and PyThread_get_thread_ident() != _loop.thread_ident:
+    """Everything but call_soon_threadsafe belongs to the thread inside run() while it runs
+    (or the asyncio loop's, while attached). Attached, a call from asyncio code may give libuv
+    work that no fd or timer announces (a write, a close, a nextTick): it asks for a pass."""
+    if ((_loop.running or _loop.attached)
+            and PyThread_get_thread_ident() != _loop.thread_ident):
         raise RuntimeError('iotnet: this call belongs to the thread running iotnet.run(); '
                            'from another thread use iotnet.call_soon_threadsafe()')
+    if _loop.attached and not _loop.in_pass:
+        _loop.request_pass()
     return 0
 
 

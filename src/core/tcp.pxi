@@ -387,6 +387,24 @@ cdef class Socket(Stream):
         return bool(self.need_drain)
 
     @property
+    def readableHighWaterMark(self):
+        return self.high_water_mark
+
+    @property
+    def writableHighWaterMark(self):
+        return self.high_water_mark
+
+    # -- inside asyncio (iotnet.aio) --------------------------------------------------------------
+
+    def __aiter__(self):
+        """`async for chunk in sock`, with backpressure: see iotnet.aio.iterate."""
+        return _aio().iterate(self)
+
+    def drain(self):
+        """`await sock.drain()`: at once below highWaterMark, else at 'drain' (iotnet.aio)."""
+        return _aio().drain(self)
+
+    @property
     def connecting(self):
         return bool(self.is_connecting)
 
@@ -444,3 +462,15 @@ cdef void _set_keepalive(uv_tcp_t* handle, bint enable, uint64_t initial_delay_m
             setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on))
         return
     uv_tcp_keepalive(handle, enable, delay_s)
+
+
+cdef object _aio_module = None
+
+
+cdef object _aio():
+    """iotnet.aio, imported on first use (it imports asyncio)."""
+    global _aio_module
+    if _aio_module is None:
+        from iotnet import aio
+        _aio_module = aio
+    return _aio_module

@@ -52,6 +52,13 @@ def connect(*args, **kwargs):
 
 createConnection = connect
 
+
+def once(emitter, name):
+    """Node's events.once, inside asyncio (iotnet.aio): `args = await iotnet.once(server,
+    'listening')` gives the event's arguments as a tuple; an 'error' first raises it."""
+    from .aio import once as aio_once
+    return aio_once(emitter, name)
+
 # PEP 8 aliases: the same objects under snake_case names.
 create_server = createServer
 create_connection = createConnection
@@ -70,5 +77,5 @@ __all__ = [
     "setTimeout", "set_timeout", "setInterval", "set_interval", "setImmediate", "set_immediate",
     "nextTick", "next_tick", "clearTimeout", "clear_timeout", "clearInterval", "clear_interval",
     "clearImmediate", "clear_immediate", "isIP", "is_ip", "isIPv4", "is_ipv4", "isIPv6",
-    "is_ipv6",
+    "is_ipv6", "once",
 ]

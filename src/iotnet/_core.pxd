@@ -39,6 +39,11 @@ cdef class Loop:
     cdef object threadsafe_calls       # deque of (fn, args) appended by other threads
     cdef object signal_reader          # socketpair: Python's wakeup fd writes, the loop polls
     cdef object signal_writer
+    # Embedded in an asyncio loop (iotnet.aio): it runs libuv one pass at a time (embed.pxi).
+    cdef unsigned char attached
+    cdef unsigned char in_pass         # inside run_pass(): what it starts, it sees after
+    cdef unsigned char pass_requested  # request_pass() was called, and the pass has not run
+    cdef object request_pass_soon      # the embedder's: schedules run_pass() with call_soon
 
     cdef void report(self, object exc) noexcept
     cdef void after_callback(self) noexcept
@@ -47,6 +52,7 @@ cdef class Loop:
     cdef object watch_signals(self)
     cdef void drain_signal_socket(self)
     cdef run(self)
+    cdef void request_pass(self) noexcept
 
 
 cdef class _Later:
