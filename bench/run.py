@@ -398,16 +398,17 @@ class Bench:
     def run_throughput(self, srv, scenario):
         extra, _, _, _ = SCENARIOS[scenario]
         a = self.args
-        timing = ["--warmup", str(a.warmup), "--duration", str(a.duration), "--timeout", "30"]
+        duration = a.tls_duration if is_tls(scenario) else a.duration  # TLS windows are shorter
+        timing = ["--warmup", str(a.warmup), "--duration", str(duration), "--timeout", "30"]
         if a.no_spin:
             timing.append("--no-spin")
-        result = self.loadgen(srv, [*extra, *timing], timeout=a.warmup + a.duration + 60)
+        result = self.loadgen(srv, [*extra, *timing], timeout=a.warmup + duration + 60)
         # Other work on the machine (beyond a tenth of a CPU) spoils a run: wait for quiet, run again,
         # as long as the time budget of the whole benchmark allows it.
         if self.disturbed(result) and self.can_retry():
             log(f"  {scenario}: {result['others_cpu_s']:.2f} CPU-s used by other processes; run again")
             wait_for_quiet(5)
-            result = self.loadgen(srv, [*extra, *timing], timeout=a.warmup + a.duration + 60)
+            result = self.loadgen(srv, [*extra, *timing], timeout=a.warmup + duration + 60)
         if self.disturbed(result):
             result["disturbed"] = True
         return result
@@ -417,7 +418,7 @@ class Bench:
         return time.monotonic() + (self.runs_left + 1) * run_s + 5 < self.deadline
 
     def disturbed(self, result):
-        return result.get("others_cpu_s", 0) > 0.1 * self.args.duration
+        return result.get("others_cpu_s", 0) > 0.1 * result.get("duration_s", self.args.duration)
 
     def run_idle(self, srv):
         """Server RSS before and after N connections that did one round trip each, per connection."""
@@ -624,7 +625,8 @@ def table(summary, servers, duration):
             cpu = e.get("server_cpu_s", -1)
             cpu_s = f"{cpu:.2f}" if cpu is not None and cpu >= 0 else "-"
             # the result per server CPU-second: how much work one second of the server's CPU buys
-            per_cpu = fmt_num(e["value"] * duration / cpu) + f" {unit.split('/')[0]}" if cpu and cpu > 0 else "-"
+            secs = e.get("duration_s", duration)  # the run's own window (tls_* runs have shorter ones)
+            per_cpu = fmt_num(e["value"] * secs / cpu) + f" {unit.split('/')[0]}" if cpu and cpu > 0 else "-"
             lat = f"{e['p50_us']:.0f}/{e['p99_us']:.0f}" if "p50_us" in e else ""
             busy = f"{e['loadgen_busy']:.2f}" if "loadgen_busy" in e else ""
             mark = "!" if e.get("disturbed") else " "
@@ -664,12 +666,13 @@ def cpu_matrix(summary, servers):
     scs = [sc for sc, b in base.items() if b]
     if not scs:
         return ""
-    width = {sc: max(10, len(sc) + 2) for sc in scs}
-    units = {sc: SCENARIOS[sc][2].split("/")[0] for sc in scs}
+    # iotnet's own figure first: µs of server CPU per round trip, MB, connection or handshake.
+    own = {sc: f"{fmt_num(base[sc] * 1e6) if base[sc] * 1e6 >= 100 else f'{base[sc] * 1e6:.2f}'} "
+               f"{SCENARIOS[sc][2].split('/')[0]}" for sc in scs}
+    width = {sc: max(10, len(sc) + 2, len(own[sc]) + 2) for sc in scs}
     lines = ["server CPU per unit of work, to iotnet's (below 1: less CPU than iotnet for the same work)",
              f"{'':<17}" + "".join(f"{sc:>{width[sc]}}" for sc in scs),
-             f"{'iotnet, µs/unit':<17}" + "".join(f"{base[sc] * 1e6:>{width[sc] - len(units[sc]) - 1},.2f} {units[sc]}"
-                                                  for sc in scs)]
+             f"{'iotnet, µs/unit':<17}" + "".join(f"{own[sc]:>{width[sc]}}" for sc in scs)]
     for name, label in servers.items():
         cells = []
         for sc in scs:
@@ -854,6 +857,8 @@ def parse_args(argv):
     p.add_argument("--repeats", type=int, help="repeats per scenario (default 3, quick 1)")
     p.add_argument("--warmup", type=float, help="seconds of warm-up (default 1, quick 0.5)")
     p.add_argument("--duration", type=float, help="seconds measured (default 3, quick 1.5)")
+    p.add_argument("--tls-duration", type=float, help="seconds measured in the tls_* scenarios (default 2, "
+                   "quick 1; --duration given: the same)")
     p.add_argument("--no-callgrind", action="store_true", help="skip the callgrind instruction counts")
     p.add_argument("--callgrind-only", action="store_true", help="only the callgrind counts: no scenario runs")
     p.add_argument("--callgrind-conns", help="comma-separated connection counts of the callgrind echo "
@@ -868,7 +873,7 @@ def parse_args(argv):
                    "bench/results/compare.* unless --out says otherwise")
     p.add_argument("--no-spin", action="store_true", help="let loadgen sleep in epoll_wait instead of polling")
     p.add_argument("--budget", type=float, help="seconds the matrix may take, re-runs of disturbed runs "
-                   "included (default 420, quick 75)")
+                   "included (default 660, quick 90)")
     p.add_argument("--out", help="results path without extension (default bench/results/latest; "
                    "with --iotnet-build bench/results/compare). Writing bench/results/latest.json also "
                    "rewrites the last-measured section of bench/README.md")
@@ -920,8 +925,9 @@ def parse_args(argv):
             p.error(f"unknown scenario {name}")
     a.repeats = a.repeats or (1 if a.quick else 3)
     a.warmup = a.warmup if a.warmup is not None else (0.5 if a.quick else 1.0)
+    a.tls_duration = a.tls_duration or a.duration or (1.0 if a.quick else 2.0)
     a.duration = a.duration or (1.5 if a.quick else 3.0)
-    a.budget = a.budget or (75 if a.quick else 420)
+    a.budget = a.budget or (90 if a.quick else 660)
     return a
 
 
@@ -956,7 +962,9 @@ def main(argv=None):
     elapsed = time.monotonic() - started
 
     info = machine_info()
-    timing = (f"{args.warmup:g} s warm-up, {args.duration:g} s measured, "
+    tls_window = (f" (tls_*: {args.tls_duration:g} s)" if any(map(is_tls, args.scenarios))
+                  and args.tls_duration != args.duration else "")
+    timing = (f"{args.warmup:g} s warm-up, {args.duration:g} s measured{tls_window}, "
               + (f"median of {args.repeats}" if args.repeats > 1 else "1 repeat")) if summary else "callgrind only"
     header = (f"iotnet bench ({info['iotnet_commit'] or 'no git'}): {info['cpus']} CPUs ({info['cpu_model']}), "
               f"Linux {info['kernel']}, "
@@ -971,7 +979,7 @@ def main(argv=None):
         "\n".join("note: " + n for n in bench.notes),
         summary and (
             "columns: srv CPU-s = CPU seconds the server used in the measured window (its ceiling is the window "
-            f"length, {args.duration:g} s: one core); per srv CPU-s = result per second of server CPU; "
+            f"length, {args.duration:g} s{tls_window}: one core); per srv CPU-s = result per second of server CPU; "
             "lg busy = share of the window the load generator was working (near 1: it was the bottleneck); "
             "! = other processes used the CPUs during that run; tls_* rows: each server's TLS variant.")]))
     print(text, flush=True)
@@ -981,6 +989,7 @@ def main(argv=None):
     doc = {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "argv": args.argv, "machine": info,
            "pinned": bench.pinning,
            "settings": {"repeats": args.repeats, "warmup_s": args.warmup, "duration_s": args.duration,
+                        "tls_duration_s": args.tls_duration,
                         "quick": args.quick, "idle_conns": bench.idle_conns,
                         "callgrind_conns": [] if args.no_callgrind else args.callgrind_conns,
                         "callgrind_tls_conns": [] if args.no_callgrind else args.callgrind_tls_conns},
