@@ -24,6 +24,7 @@ include "core/pipe.pxi"
 include "core/tcp.pxi"
 include "core/server.pxi"
 include "core/tls.pxi"
+include "core/aio_streams.pxi"
 
 _alias_properties(Socket, {
     'bytes_read': 'bytesRead', 'bytes_written': 'bytesWritten',

@@ -303,3 +303,39 @@ cdef class TLSSocket(Socket):
 
 cdef class TLSServer(Server):
     cdef object settings               # iotnet._tls.ServerSettings (its context, timeouts)
+
+
+cdef class StreamReader:
+    cdef Socket sock
+    cdef object loop                   # the asyncio loop
+    cdef Py_ssize_t limit              # readline's limit; reading pauses above twice this
+    cdef list chunks                   # bytes read and not consumed, the first from `offset`
+    cdef Py_ssize_t offset
+    cdef Py_ssize_t size               # buffered bytes
+    cdef unsigned char eof
+    cdef unsigned char paused
+    cdef object waiter                 # the future a read waits on
+    cdef object exc
+
+    cdef void _wake(self, object exc) except *
+    cdef void _maybe_resume(self) except *
+    cdef bytes _take(self, Py_ssize_t n)
+    cdef bytes _coalesce(self)
+    cdef void _clear(self)
+
+
+cdef class StreamWriter:
+    cdef Socket sock
+    cdef StreamReader reader
+    cdef object loop
+    cdef object closed_future          # wait_closed(): set when the socket's 'close' comes
+    cdef list drain_waiters
+    cdef object error                  # the socket's 'error', given with its 'close'
+    cdef unsigned char closing
+    cdef unsigned char eof_written
+    cdef unsigned char connection_lost
+
+    cdef void _listen(self) except *
+    cdef void _event(self, int kind, object arg) except *
+    cdef void _connection_lost(self, object exc) except *
+    cdef void _wake_drain_waiters(self, object exc) except *

@@ -248,3 +248,222 @@ async def iterate(sock):
             sock.removeListener(name, listener)
         if not finished:
             sock.destroy()
+
+
+# -- asyncio streams backed by iotnet -------------------------------------------------------------
+
+_DEFAULT_LIMIT = 2 ** 16      # asyncio's: readline's limit, and half the reader's buffer
+
+
+def _running_attached_loop(what):
+    loop = asyncio.get_running_loop()
+    if _driver is None or _driver.loop is not loop:
+        raise RuntimeError(f"iotnet.aio.{what}() needs iotnet attached to the running asyncio "
+                           f"loop: use iotnet.aio.run(), or iotnet.aio.attach()")
+    return loop
+
+
+def _ip_tuple(address, port):
+    if address is None:
+        return None
+    return (address, port, 0, 0) if ":" in address else (address, port)
+
+
+def extra_info(sock, name, default=None):
+    """StreamWriter.get_extra_info(): 'peername', 'sockname', and for TLS 'peercert'."""
+    if name == "peername":
+        info = _ip_tuple(sock.remoteAddress, sock.remotePort)
+    elif name == "sockname":
+        info = _ip_tuple(sock.localAddress, sock.localPort)
+    elif name == "peercert" and sock.encrypted:
+        info = sock.getPeerCertificate()
+    else:
+        info = None
+    return default if info is None else info
+
+
+def _ssl_client_context(ssl_option):
+    import ssl as ssl_module
+    if ssl_option is True:
+        return ssl_module.create_default_context()
+    if isinstance(ssl_option, ssl_module.SSLContext):
+        return ssl_option
+    raise TypeError(f"ssl must be an ssl.SSLContext, True or None, not {type(ssl_option).__name__}")
+
+
+async def open_connection(host=None, port=None, *, limit=_DEFAULT_LIMIT, ssl=None,
+                          server_hostname=None, ssl_handshake_timeout=None):
+    """asyncio.open_connection() on an iotnet socket: (reader, writer)."""
+    loop = _running_attached_loop("open_connection")
+    if host is None or port is None:
+        raise ValueError("host and port was not specified and no sock specified")
+    if ssl is None and (server_hostname is not None or ssl_handshake_timeout is not None):
+        raise ValueError("server_hostname and ssl_handshake_timeout are only meaningful "
+                         "with ssl")
+    if ssl:
+        from . import tls
+        options = {"context": _ssl_client_context(ssl), "allowHalfOpen": True}
+        if server_hostname is not None:
+            options["servername"] = server_hostname
+        sock = tls.connect(port, host, options)
+        connected = once(sock, "secureConnect")
+        if ssl_handshake_timeout is not None:
+            connected = asyncio.wait_for(connected, ssl_handshake_timeout)
+    else:
+        sock = Socket(allowHalfOpen=True)
+        sock.connect(port, host)
+        connected = once(sock, "connect")
+    try:
+        await connected
+    except BaseException:
+        sock.destroy()
+        raise
+    return _streams(sock, loop, limit)
+
+
+def _streams(sock, loop, limit):
+    reader = _core.StreamReader(sock, loop, limit)
+    sock.on("data", reader.feed_data)
+    return reader, _core.StreamWriter(sock, reader, loop)
+
+
+class _ListeningSocket:
+    """What Server.sockets holds: the listening address (as asyncio's TransportSocket
+    answers getsockname())."""
+
+    def __init__(self, address):
+        self._address = address
+        import socket
+        self.family = socket.AF_INET6 if address["family"] == "IPv6" else socket.AF_INET
+        self.type = socket.SOCK_STREAM
+
+    def getsockname(self):
+        return _ip_tuple(self._address["address"], self._address["port"])
+
+    def __repr__(self):
+        return f"<iotnet listening socket {self.getsockname()}>"
+
+
+class Server:
+    """asyncio.Server over an iotnet Server (what iotnet.aio.start_server returns)."""
+
+    def __init__(self, loop, net_server, listen_args):
+        self._loop = loop
+        self._server = net_server
+        self._listen_args = listen_args
+        self._closed = False
+        self._serving_forever = None
+        self._close_waiters = []
+        net_server.on("close", self._on_close)
+
+    def __repr__(self):
+        return f"<iotnet.aio.Server sockets={self.sockets!r}>"
+
+    def _on_close(self):
+        for waiter in self._close_waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def get_loop(self):
+        return self._loop
+
+    def is_serving(self):
+        return self._server.listening
+
+    @property
+    def sockets(self):
+        if self._closed or not self._server.listening:
+            return ()
+        return (_ListeningSocket(self._server.address()),)
+
+    def close(self):
+        """Stops listening; the connections go on (asyncio's Server.close())."""
+        if self._closed:
+            return
+        self._closed = True
+        self._server.close()
+        if self._serving_forever is not None and not self._serving_forever.done():
+            self._serving_forever.cancel()
+
+    async def start_serving(self):
+        if self._closed:
+            raise RuntimeError(f"server {self!r} is closed")
+        if not self._server.listening:
+            self._server.listen(*self._listen_args)
+            await once(self._server, "listening")
+
+    async def serve_forever(self):
+        if self._serving_forever is not None:
+            raise RuntimeError(f"server {self!r} is already being awaited on serve_forever()")
+        if self._closed:
+            raise RuntimeError(f"server {self!r} is closed")
+        await self.start_serving()
+        self._serving_forever = self._loop.create_future()
+        try:
+            await self._serving_forever
+        except asyncio.CancelledError:
+            try:
+                self.close()
+                await self.wait_closed()
+            finally:
+                raise
+        finally:
+            self._serving_forever = None
+
+    async def wait_closed(self):
+        """Until the server is closed and its connections are gone; at once if close() was
+        called already (as asyncio's Server.wait_closed() of this Python)."""
+        if self._closed:
+            return
+        waiter = self._loop.create_future()
+        self._close_waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            self._close_waiters.remove(waiter)
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc_info):
+        self.close()
+        await self.wait_closed()
+
+
+async def start_server(client_connected_cb, host=None, port=None, *, limit=_DEFAULT_LIMIT,
+                       ssl=None, ssl_handshake_timeout=None, backlog=100, reuse_port=None):
+    """asyncio.start_server() on an iotnet server: client_connected_cb(reader, writer) for
+    each connection (a coroutine function's coroutine becomes a task)."""
+    loop = _running_attached_loop("start_server")
+    if not callable(client_connected_cb):
+        raise TypeError("client_connected_cb must be callable")
+    if ssl is None and ssl_handshake_timeout is not None:
+        raise ValueError("ssl_handshake_timeout is only meaningful with ssl")
+    options = {"allowHalfOpen": True}
+    if ssl:
+        import ssl as ssl_module
+        from . import tls
+        if not isinstance(ssl, ssl_module.SSLContext):
+            raise TypeError(f"ssl must be an ssl.SSLContext, not {type(ssl).__name__}")
+        options["context"] = ssl
+        if ssl_handshake_timeout is not None:
+            options["handshakeTimeout"] = int(ssl_handshake_timeout * 1000)
+        net_server = tls.createServer(options)
+        event = "secureConnection"
+    else:
+        from . import createServer
+        net_server = createServer(options)
+        event = "connection"
+
+    def on_connection(sock):
+        reader, writer = _streams(sock, loop, limit)
+        result = client_connected_cb(reader, writer)
+        if asyncio.iscoroutine(result):
+            loop.create_task(result)
+
+    net_server.on(event, on_connection)
+    listen_args = ({"port": port or 0, "host": host, "backlog": backlog,
+                    "reusePort": bool(reuse_port)},)
+    server = Server(loop, net_server, listen_args)
+    await server.start_serving()
+    return server
