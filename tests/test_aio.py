@@ -363,3 +363,34 @@ def test_breaking_out_of_async_for_destroys_the_socket():
         await close(server)
         return sock.destroyed
     assert aio_run(main())
+
+
+def test_the_aio_examples_run():
+    """examples/aio_two_servers.py answers examples/aio_echo_client.py on both of its servers,
+    with the client on asyncio's streams and on iotnet's."""
+    import pathlib
+    import signal
+    import subprocess
+    import sys
+    from helpers import CHILD_TIMEOUT_S, subprocess_env
+    examples = pathlib.Path(__file__).resolve().parent.parent / "examples"
+    server = subprocess.Popen([sys.executable, str(examples / "aio_two_servers.py"), "0", "0"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=subprocess_env())
+    answers = []
+    try:
+        ports = server.stdout.readline().split()[2:]
+        for port in ports:
+            for provider in ("asyncio", "iotnet"):
+                client = subprocess.run(
+                    [sys.executable, str(examples / "aio_echo_client.py"), port, provider,
+                     f"{provider} says hi"],
+                    capture_output=True, text=True, env=subprocess_env(),
+                    timeout=CHILD_TIMEOUT_S)
+                answers.append((client.returncode, client.stdout, client.stderr))
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server_out, server_err = server.communicate(timeout=CHILD_TIMEOUT_S)
+    assert len(ports) == 2
+    assert answers == [(0, "asyncio says hi\n", ""), (0, "iotnet says hi\n", "")] * 2
+    assert server.returncode == 0 and server_err == ""
