@@ -159,3 +159,144 @@ def test_unpipe_stops_forwarding():
     listen_local(server, on_listening)
     run_bounded(10)
     assert forwarded == [b"first"]
+
+
+def _proxy_pair(on_ready):
+    """A 'far' server whose accepted socket the test writes on, a 'sink' server that collects
+    what reaches it, and in between a source socket (connected to far) piped into a
+    destination socket (connected to sink). on_ready(far_sock, source, dest, sink_received)
+    runs once all four ends are connected."""
+    state = {"far": None, "sink": None, "source": None, "dest": None}
+    sink_received = []
+    far = iotnet.createServer()
+    sink = iotnet.createServer()
+
+    def maybe_ready():
+        if all(state.values()) and not state.get("started"):
+            state["started"] = True
+            on_ready(state["far"], state["source"], state["dest"], sink_received)
+
+    def on_far(sock):
+        state["far"] = sock
+        maybe_ready()
+
+    def on_sink(sock):
+        state["sink"] = sock
+        sock.on("data", sink_received.append)
+        sock.on("error", lambda err: None)
+        sock.on("close", lambda had_error: (far.close(), sink.close()))
+        maybe_ready()
+
+    far.on("connection", on_far)
+    sink.on("connection", on_sink)
+
+    def start(_port):
+        source = iotnet.connect(far.address()["port"], HOST)
+        dest = iotnet.connect(sink.address()["port"], HOST)
+        source.pipe(dest)
+        source.on("connect", lambda: (state.__setitem__("source", source), maybe_ready()))
+        dest.on("connect", lambda: (state.__setitem__("dest", dest), maybe_ready()))
+
+    listen_local(far, lambda port: listen_local(sink, start))
+    return sink_received
+
+
+def _when_received(received, size, then):
+    """then() once the chunks in `received` add up to size bytes."""
+    def check():
+        if sum(len(c) for c in received) >= size:
+            iotnet.clearInterval(timer)
+            then()
+    timer = iotnet.setInterval(check, 1)
+
+
+def test_a_data_listener_added_mid_pipe_sees_every_byte_after_it():
+    """While a pipe forwards socket to socket, a 'data' listener added between two sends gets
+    exactly the second, and the destination still gets both."""
+    part1, part2 = b"1" * 300000, b"2" * 300000
+    seen = []
+
+    def on_ready(far, source, dest, sink_received):
+        far.write(part1)
+
+        def add_listener():
+            source.on("data", seen.append)
+            far.end(part2)
+        _when_received(sink_received, len(part1), add_listener)
+
+    sink_received = _proxy_pair(on_ready)
+    run_bounded(20)
+    assert b"".join(seen) == part2
+    assert b"".join(sink_received) == part1 + part2
+
+
+def test_unpipe_mid_stream_between_two_sockets():
+    """unpipe() in the middle of a socket-to-socket pipe: the destination has exactly what came
+    before; what follows goes to the source's 'data' listener only."""
+    part1, part2 = b"a" * 200000, b"b" * 200000
+    after = []
+
+    def on_ready(far, source, dest, sink_received):
+        far.write(part1)
+
+        def unpipe():
+            source.unpipe(dest)
+            source.on("data", after.append)
+            source.on("end", dest.end)
+            far.end(part2)
+        _when_received(sink_received, len(part1), unpipe)
+
+    sink_received = _proxy_pair(on_ready)
+    run_bounded(20)
+    assert b"".join(sink_received) == part1
+    assert b"".join(after) == part2
+
+
+def test_bytes_counts_through_a_socket_to_socket_pipe():
+    """bytesRead of the source and bytesWritten of the destination count what the pipe moved."""
+    payload = b"c" * 1000003
+    counts = {}
+
+    def on_ready(far, source, dest, sink_received):
+        def done():
+            counts["read"], counts["written"] = source.bytesRead, dest.bytesWritten
+            source.destroy()
+            dest.end()
+        far.write(payload)
+        _when_received(sink_received, len(payload), done)
+
+    sink_received = _proxy_pair(on_ready)
+    run_bounded(20)
+    assert counts == {"read": len(payload), "written": len(payload)}
+    assert b"".join(sink_received) == payload
+
+
+def test_10000_connections_through_c_forwarding_leave_nothing_behind():
+    """10,000 connections, 100 at a time, each echoed by sock.pipe(sock) (forwarded from the
+    read buffer in C): every echo is intact, and (debug build) the counters go back to zero
+    after the test."""
+    state = {"started": 0, "done": 0, "bytes": 0}
+    server = iotnet.createServer(lambda sock: sock.pipe(sock))
+    total = 10000
+
+    def on_listening(port):
+        def start_one():
+            state["started"] += 1
+            client = iotnet.connect(port, HOST)
+            client.on("connect", lambda: client.end(b"ping-" * 20))
+            client.on("data", lambda d: state.__setitem__("bytes", state["bytes"] + len(d)))
+            client.on("close", finished)
+
+        def finished(had_error):
+            state["done"] += 1
+            if state["started"] < total:
+                start_one()
+            elif state["done"] == total:
+                server.close()
+
+        for _ in range(100):
+            start_one()
+
+    listen_local(server, on_listening)
+    run_bounded(120)
+    assert state["done"] == total and state["bytes"] == total * 100

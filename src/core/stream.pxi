@@ -75,6 +75,7 @@ cdef class Stream(Handle):
             return
         listeners = self._get('data')
         self.data_listeners = listeners if listeners else None
+        self.forward = _forwarding_pipe(self)
         if listeners and self.held_chunks:
             self._schedule_held_delivery()
 
@@ -117,6 +118,9 @@ cdef class Stream(Handle):
 
     cdef void _read_done(self, ssize_t nread, const uv_buf_t* buf) except *:
         if nread > 0:
+            if self.forward is not None:
+                self.forward.forward(buf.base, nread)
+                return
             self._on_data(PyBytes_FromStringAndSize(buf.base, nread), nread)
         elif nread == UV_EOF:
             self._on_eof()
@@ -191,11 +195,19 @@ cdef class Stream(Handle):
     @cython.final
     cdef bint _send(self, bytes data, object callback) except -1:
         """Puts bytes on the handle: uv_try_write now, the rest queued as one uv_write."""
-        cdef Py_ssize_t size = PyBytes_GET_SIZE(data)
+        return self._send_buffer(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), data,
+                                 callback)
+
+    @cython.final
+    cdef bint _send_buffer(self, const char* data, Py_ssize_t size, object owner,
+                           object callback) except -1:
+        """_send() of `size` bytes at `data`. `owner` is the bytes object they live in, kept
+        while queued; None when they are in a buffer reused after the call (then the unsent
+        tail is copied)."""
         cdef Py_ssize_t written
         cdef uv_buf_t buf
         if self.connected and not self.write_in_flight and self.queued is None:
-            buf.base = PyBytes_AS_STRING(data)
+            buf.base = <char*>data
             buf.len = size
             written = uv_try_write(<uv_stream_t*>self.uv_handle, &buf, 1)
             if written == size:
@@ -214,15 +226,30 @@ cdef class Stream(Handle):
                     return False
                 written = 0
             self.bytes_written += written
-            self._queue(memoryview(data)[written:] if written else data, size - written,
-                        callback)
+            if owner is None:
+                tail = PyBytes_FromStringAndSize(data + written, size - written)
+            elif written:
+                tail = memoryview(owner)[written:]
+            else:
+                tail = owner
+            self._queue(tail, size - written, callback)
         else:
-            self._queue(data, size, callback)
+            self._queue(PyBytes_FromStringAndSize(data, size) if owner is None else owner, size,
+                        callback)
         self._flush_queue()
         if self._writable_length() >= self.high_water_mark:
             self.need_drain = True
             return False
         return True
+
+    cdef bint _write_from_buffer(self, const char* data, Py_ssize_t size) except -1:
+        """write() of bytes in a buffer that is reused after the call: pipe()'s forwarding
+        from the read buffer, with no bytes object unless some must wait. (A TLSSocket
+        encrypts them instead.)"""
+        if self.ending or self.is_destroyed or not (self.connected or self.is_connecting):
+            self._write_refused(None)
+            return False
+        return self._send_buffer(data, size, None, None)
 
     cdef void _queue(self, object data, Py_ssize_t size, object callback) except *:
         if self.queued is None:

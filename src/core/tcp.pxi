@@ -252,6 +252,7 @@ cdef class Socket(Stream):
         _check_loop_thread()
         self.decoder = _encoding.decoder(_encoding.normalize(
             'utf8' if encoding is None else encoding))
+        self.forward = None             # str chunks: pipe() goes through its listener
         if self.held_chunks:
             converted = [self.decoder.decode(chunk) if not isinstance(chunk, str) else chunk
                          for chunk in self.held_chunks]

@@ -121,7 +121,10 @@ cdef class TLSSocket(Socket):
             if n == 0:
                 self._on_eof()
                 break
-            self._on_data(PyBytes_FromStringAndSize(_read_buffer, n), n)
+            if self.forward is not None:
+                self.forward.forward(_read_buffer, n)
+            else:
+                self._on_data(PyBytes_FromStringAndSize(_read_buffer, n), n)
             if not self.incoming.pending and not self.tls.pending():
                 break
         self._tls_flush()                   # what reading made: key updates, tickets
@@ -207,6 +210,9 @@ cdef class TLSSocket(Socket):
                 return False
             return True
         return self._encrypt(data, callback)
+
+    cdef bint _write_from_buffer(self, const char* data, Py_ssize_t size) except -1:
+        return self._write_data(PyBytes_FromStringAndSize(data, size), None)
 
     cdef bint _encrypt(self, bytes data, object callback) except -1:
         self.plain_bytes_written += PyBytes_GET_SIZE(data)
