@@ -37,27 +37,9 @@ MIB = 1024 * KIB
 
 # Where iotnet's streams still differ from asyncio's: test name -> reason, a strict xfail on the
 # "iotnet" provider only.
-_RESUME_WITHOUT_PASS = (
-    "a StreamReader that un-pauses its socket from asyncio code (read(), _wait_for_data) calls "
-    "Socket._set_paused(False) without asking for a libuv pass, so uv_read_start is not "
-    "registered with epoll until some other iotnet call makes a pass: a FIN that arrived while "
-    "the reader was paused (buffer > 2 * limit) is never read and the read waits for ever")
 IOTNET_XFAIL = {
     "test_start_tls_on_both_ends":
         "iotnet's StreamWriter has no start_tls() (asyncio's upgrades the connection in place)",
-    "test_a_limit_of_zero_or_less_is_a_value_error":
-        "iotnet.aio.open_connection checks limit only once connected (in StreamReader()) and "
-        "leaves that connected socket open; asyncio checks it before connecting",
-    "test_readline_limit_with_data_already_buffered": _RESUME_WITHOUT_PASS,
-    "test_readline_limit_while_waiting": _RESUME_WITHOUT_PASS,
-    "test_an_unclosed_writer_warns_when_collected":
-        "the socket's 'error'/'end'/'drain'/'close' listeners keep iotnet's StreamWriter alive, "
-        "so dropping it neither warns (ResourceWarning 'unclosed ...') nor closes the "
-        "connection",
-    "test_an_exception_in_client_connected_cb_is_reported":
-        "start_server's task for a coroutine client_connected_cb has no done callback: its "
-        "exception is not reported as 'Unhandled exception in client_connected_cb' and the "
-        "connection is not closed",
 }
 
 

@@ -5,6 +5,10 @@
 # coroutine's own frame and one future when it has to wait; no Python frame of a protocol or
 # a transport sits in between.
 
+import weakref as _weakref
+import warnings as _warnings
+
+cdef object _weakref_ref = _weakref.ref
 cdef object _aio_exceptions = None      # asyncio.exceptions, imported with the first stream
 cdef object _aio_sleep = None
 
@@ -82,6 +86,7 @@ cdef class StreamReader:
     cdef void _maybe_resume(self) except *:
         if self.paused and self.size <= self.limit:
             self.paused = False
+            _check_loop_thread()        # asks for a pass: reading starts again in it
             self.sock._set_paused(False)
 
     # -- the buffer: a list of the chunks read, the first one consumed up to `offset` ------------
@@ -233,6 +238,7 @@ async def _wait_for_data(StreamReader reader, str func_name):
                            f'waiting for incoming data')
     if reader.paused:               # waiting while paused would wait forever
         reader.paused = False
+        _check_loop_thread()
         reader.sock._set_paused(False)
     reader.waiter = reader.loop.create_future()
     try:
@@ -246,20 +252,35 @@ cdef enum:
     SOCKET_END = 1
     SOCKET_DRAIN = 2
     SOCKET_CLOSE = 3
-    WRITES_FLUSHED = 4
 
 
 cdef class _WriterEvent:
-    """A listener that hands one of the socket's events to its StreamWriter's C method."""
-    cdef StreamWriter writer
+    """A listener that hands one of the socket's events to its StreamWriter's C method. It
+    holds the writer weakly, as asyncio's transport does not keep a StreamWriter alive: a
+    writer dropped unclosed closes its connection (StreamWriter.__del__)."""
+    cdef object writer_ref
     cdef int kind
 
     def __cinit__(self, StreamWriter writer, int kind):
-        self.writer = writer
+        self.writer_ref = _weakref_ref(writer)
         self.kind = kind
 
     def __call__(self, *args):
-        self.writer._event(self.kind, args[0] if args else None)
+        writer = self.writer_ref()
+        if writer is not None:
+            (<StreamWriter>writer)._event(self.kind, args[0] if args else None)
+
+
+cdef class _DestroyAfterFlush:
+    """close()'s write callback: the socket closes once what was queued before is out (held
+    strongly: the writer may be gone by then)."""
+    cdef Socket sock
+
+    def __cinit__(self, Socket sock):
+        self.sock = sock
+
+    def __call__(self, error):
+        self.sock.destroy()
 
 
 cdef class StreamWriter:
@@ -278,6 +299,16 @@ cdef class StreamWriter:
 
     def __repr__(self):
         return f'<StreamWriter socket={self.sock!r}>'
+
+    def __del__(self):
+        # As asyncio's StreamWriter: dropped while its connection is open, it closes it and
+        # says so.
+        if not self.closing and not self.sock.is_destroyed:
+            if self.loop.is_closed():
+                _warnings.warn('loop is closed', ResourceWarning)
+            else:
+                self.close()
+                _warnings.warn(f'unclosed {self!r}', ResourceWarning)
 
     # -- the socket's events --------------------------------------------------------------------
 
@@ -298,8 +329,6 @@ cdef class StreamWriter:
             self._wake_drain_waiters(None)
         elif kind == SOCKET_CLOSE:
             self._connection_lost(self.error)
-        elif kind == WRITES_FLUSHED:
-            self.sock.destroy()
 
     cdef void _connection_lost(self, object exc) except *:
         """asyncio's connection_lost(exc): exc is the socket's error, if it had one."""
@@ -388,7 +417,7 @@ cdef class StreamWriter:
         if sock._writable_length() == 0:
             sock.destroy()
         else:
-            sock.write(b'', _WriterEvent(self, WRITES_FLUSHED))
+            sock.write(b'', _DestroyAfterFlush(sock))
 
     def is_closing(self):
         return bool(self.closing or self.sock.is_destroyed)

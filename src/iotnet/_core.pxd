@@ -29,6 +29,9 @@ cdef extern from "debug.h":
 ctypedef int (*later_fn)(object target, object arg) except -1
 
 
+cdef class _Pipe
+
+
 cdef class Loop:
     cdef unsigned char running
     cdef unsigned char stop_requested
@@ -165,6 +168,8 @@ cdef class Stream(Handle):
     cdef Py_ssize_t inflight_bytes
     cdef list end_callbacks
     cdef list pipes                    # the _Pipe of each pipe() (usually none or one)
+    cdef _Pipe forward                 # the one pipe() whose chunks go from the read buffer
+                                       # straight to its destination (pipe.pxi), or None
 
     cdef int _create_handle(self) except -1
     cdef void _schedule_held_delivery(self)
@@ -179,6 +184,10 @@ cdef class Stream(Handle):
     cdef bint _write_data(self, bytes data, object callback) except -1
     @cython.final
     cdef bint _send(self, bytes data, object callback) except -1
+    @cython.final
+    cdef bint _send_buffer(self, const char* data, Py_ssize_t size, object owner,
+                           object callback) except -1
+    cdef bint _write_from_buffer(self, const char* data, Py_ssize_t size) except -1
     cdef void _queue(self, object data, Py_ssize_t size, object callback) except *
     cdef int _flush_queue(self) except -1
     cdef void _write_done(self, int status) except *
@@ -213,10 +222,13 @@ cdef class _IdleTimeout(Handle):
 cdef class _Pipe:
     cdef Stream source
     cdef object destination
+    cdef object data_listener          # the bound on_data that was added as 'data' listener
     cdef unsigned char end_destination
     cdef unsigned char paused_source
 
     cdef void detach(self)
+    cdef void forward(self, const char* data, Py_ssize_t size) except *
+    cdef void flowing(self, bint flowing) except *
 
 
 cdef class Socket(Stream):
@@ -334,6 +346,7 @@ cdef class StreamWriter:
     cdef unsigned char closing
     cdef unsigned char eof_written
     cdef unsigned char connection_lost
+    cdef object __weakref__
 
     cdef void _listen(self) except *
     cdef void _event(self, int kind, object arg) except *

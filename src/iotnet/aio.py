@@ -295,6 +295,7 @@ async def open_connection(host=None, port=None, *, limit=_DEFAULT_LIMIT, ssl=Non
                           server_hostname=None, ssl_handshake_timeout=None):
     """asyncio.open_connection() on an iotnet socket: (reader, writer)."""
     loop = _running_attached_loop("open_connection")
+    _check_limit(limit)
     if host is None or port is None:
         raise ValueError("host and port was not specified and no sock specified")
     if ssl is None and (server_hostname is not None or ssl_handshake_timeout is not None):
@@ -319,6 +320,11 @@ async def open_connection(host=None, port=None, *, limit=_DEFAULT_LIMIT, ssl=Non
         sock.destroy()
         raise
     return _streams(sock, loop, limit)
+
+
+def _check_limit(limit):
+    if limit <= 0:
+        raise ValueError("Limit cannot be <= 0")
 
 
 def _streams(sock, loop, limit):
@@ -430,11 +436,27 @@ class Server:
         await self.wait_closed()
 
 
+def _client_task_done(loop, task, tasks, writer):
+    """As asyncio: a client_connected_cb coroutine that raised is reported, and its
+    connection closed."""
+    tasks.discard(task)
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if exc is not None:
+        loop.call_exception_handler({
+            "message": "Unhandled exception in client_connected_cb",
+            "exception": exc,
+        })
+        writer.close()
+
+
 async def start_server(client_connected_cb, host=None, port=None, *, limit=_DEFAULT_LIMIT,
                        ssl=None, ssl_handshake_timeout=None, backlog=100, reuse_port=None):
     """asyncio.start_server() on an iotnet server: client_connected_cb(reader, writer) for
     each connection (a coroutine function's coroutine becomes a task)."""
     loop = _running_attached_loop("start_server")
+    _check_limit(limit)
     if not callable(client_connected_cb):
         raise TypeError("client_connected_cb must be callable")
     if ssl is None and ssl_handshake_timeout is not None:
@@ -455,11 +477,15 @@ async def start_server(client_connected_cb, host=None, port=None, *, limit=_DEFA
         net_server = createServer(options)
         event = "connection"
 
+    tasks = set()
+
     def on_connection(sock):
         reader, writer = _streams(sock, loop, limit)
         result = client_connected_cb(reader, writer)
         if asyncio.iscoroutine(result):
-            loop.create_task(result)
+            task = loop.create_task(result)
+            tasks.add(task)
+            task.add_done_callback(lambda task: _client_task_done(loop, task, tasks, writer))
 
     net_server.on(event, on_connection)
     listen_args = ({"port": port or 0, "host": host, "backlog": backlog,
