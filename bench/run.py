@@ -46,6 +46,9 @@ SERVERS = {
     "uvloop": ("uvloop Protocol", [PY, "bench/servers/uvloop_proto.py"]),
     "asyncio": ("asyncio Protocol", [PY, "bench/servers/asyncio_proto.py"]),
     "asyncio_streams": ("asyncio streams", [PY, "bench/servers/asyncio_streams.py"]),
+    "uvloop_streams": ("uvloop streams", [PY, "bench/servers/uvloop_streams.py"]),
+    "iotnet_aio_streams": ("iotnet.aio streams", [PY, "bench/servers/iotnet_aio_streams.py"]),
+    "iotnet_attached": ("iotnet attached", [PY, "bench/servers/iotnet_attached.py"]),
     "node": ("Node net", ["node", "bench/servers/node_net.js"]),
 }
 # The TLS variant of a server, for the tls_* scenarios: name -> label and command (the harness
@@ -97,7 +100,8 @@ def label_for(name, scenario, servers):
 # Run once per connection count (--callgrind-conns); iotnet builds given by --iotnet-build join in.
 CALLGRIND_CONNS = [1, 100]
 QUICK_CALLGRIND_CONNS = [1]
-CALLGRIND_SERVERS = ["c_libuv", "iotnet", "uvloop"]
+CALLGRIND_SERVERS = ["c_libuv", "iotnet", "uvloop", "asyncio_streams", "uvloop_streams",
+                     "iotnet_aio_streams", "iotnet_attached"]
 QUICK_CALLGRIND_SERVERS = ["c_libuv", "iotnet"]
 # The same over TLS (--callgrind-tls-conns), after the handshakes: the C server and iotnet.
 CALLGRIND_TLS_CONNS = [1, 100]
@@ -326,7 +330,7 @@ class Bench:
                 why = "examples/echo_server.py does not exist yet"
             elif name == "node" and not shutil.which("node"):
                 why = "node is not installed"
-            elif name == "uvloop" and subprocess.run([PY, "-c", "import uvloop"], capture_output=True,
+            elif name in ("uvloop", "uvloop_streams") and subprocess.run([PY, "-c", "import uvloop"], capture_output=True,
                                                      timeout=60).returncode != 0:
                 why = "uvloop is not installed in this Python"
             elif name == "iotnet" or name in BUILDS:
