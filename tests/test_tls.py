@@ -515,3 +515,32 @@ def test_the_tls_examples_talk_to_each_other():
     assert (client.returncode, client.stdout) == (0, "hi over tls\n")
     assert "authorized: True" in client.stderr
     assert server.returncode == 0 and server_err == ""
+
+
+def test_writes_from_a_data_listener_call_back_in_order_and_drain_follows_a_full_write():
+    """Writes made inside 'data' (sent together after the read): every callback runs once,
+    in order, with None; a write past highWaterMark returns False and 'drain' follows."""
+    calls, results, drains, received = [], [], [], []
+    server = tls_server(highWaterMark=16 * KIB)
+
+    def on_secure(sock):
+        def on_data(data):
+            for i in range(3):
+                sock.write(b"%d," % i, lambda err, i=i: calls.append((i, err)))
+            results.append(sock.write(b"x" * (32 * KIB)))
+            sock.end()
+        sock.once("data", on_data)
+        sock.on("drain", lambda: drains.append(sock.writableLength))
+        sock.on("close", lambda had_error: server.close())
+    server.on("secureConnection", on_secure)
+
+    def on_listening(port):
+        client = tls.connect(port, "localhost", client_options())
+        client.on("secureConnect", lambda: client.write(b"go"))
+        client.on("data", received.append)
+
+    listen_local(server, on_listening)
+    run_bounded(10)
+    assert calls == [(0, None), (1, None), (2, None)]
+    assert results == [False] and drains == [0]
+    assert b"".join(received) == b"0,1,2," + b"x" * (32 * KIB)

@@ -6,6 +6,7 @@ from iotnet import _args
 
 cdef enum:
     READ_BUFFER_BYTES = 262144            # the loop's one read buffer; one read() fills at most this
+    SMALL_READ_BYTES = 4096               # TLS: ciphertext reads up to this are copied, not viewed
     INLINE_WRITE_BUFS = 4                 # uv_buf_t slots inside a write request before a heap array
     WRITE_REQ_FREELIST_MAX = 256          # write requests kept for reuse
 

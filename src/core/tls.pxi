@@ -55,6 +55,10 @@ cdef class TLSSocket(Socket):
             self.ssl_object = self.context.wrap_bio(self.incoming, self.outgoing,
                                                     server_hostname=host)
         self.tls = getattr(self.ssl_object, '_sslobj', self.ssl_object)
+        self.tls_read = self.tls.read
+        self.tls_write = self.tls.write
+        self.incoming_write = self.incoming.write
+        self.outgoing_read = self.outgoing.read
         self.tls_state = TLS_HANDSHAKING
         self._tls_pump()
 
@@ -76,7 +80,10 @@ cdef class TLSSocket(Socket):
 
     cdef void _read_done(self, ssize_t nread, const uv_buf_t* buf) except *:
         if nread > 0:
-            self.incoming.write(PyMemoryView_FromMemory(buf.base, nread, PyBUF_READ))
+            # A small read is cheaper copied than viewed (one object instead of two).
+            self.incoming_write(PyBytes_FromStringAndSize(buf.base, nread)
+                                if nread <= SMALL_READ_BYTES
+                                else PyMemoryView_FromMemory(buf.base, nread, PyBUF_READ))
             self._tls_pump()
         elif nread == 0:
             return                  # libuv's "nothing this time"
@@ -105,11 +112,23 @@ cdef class TLSSocket(Socket):
                 return
             self._tls_flush()
             self._handshake_done()
+        # While plaintext is delivered, what the listeners write collects in the outgoing BIO
+        # and goes out in one send at the end (an echo costs one write() per read, not one per
+        # record).
+        self.pumping = True
+        try:
+            self._deliver_plaintext()
+        finally:
+            self.pumping = False
+        self._tls_flush()                   # the answers, and what reading made: tickets
+
+    cdef void _deliver_plaintext(self) except *:
+        cdef Py_ssize_t n
         while self.tls_state == TLS_OPEN and not self.is_destroyed and not self.readable_ended:
             if self.paused:
                 return                      # resume() pumps again
             try:
-                n = self.tls.read(READ_BUFFER_BYTES, _read_buffer_view)
+                n = self.tls_read(READ_BUFFER_BYTES, _read_buffer_view)
             except _SSLWantReadError:
                 break
             except _SSLZeroReturnError:     # the peer's close_notify
@@ -125,14 +144,34 @@ cdef class TLSSocket(Socket):
                 self.forward.forward(_read_buffer, n)
             else:
                 self._on_data(PyBytes_FromStringAndSize(_read_buffer, n), n)
-            if not self.incoming.pending and not self.tls.pending():
+            # One read returns at most one record, and the read buffer is larger than any
+            # record: nothing stays inside the SSLObject, what is left is in the BIO.
+            if not self.incoming.pending:
                 break
-        self._tls_flush()                   # what reading made: key updates, tickets
 
     cdef void _tls_flush(self) except *:
-        """Sends the ciphertext the SSLObject has made."""
-        if self.outgoing.pending and self.uv_handle != NULL and not self.is_destroyed:
-            self._send(self.outgoing.read(), None)
+        """Sends the ciphertext the SSLObject has made, with the callbacks of the writes in it."""
+        callbacks = self.unflushed_callbacks
+        self.unflushed_callbacks = None
+        self.unflushed_bytes = 0
+        if self.uv_handle == NULL or self.is_destroyed:
+            if callbacks:
+                _call_later(_later_call_each, callbacks, net_error('ERR_STREAM_DESTROYED'))
+            return
+        if not self.outgoing.pending:
+            if callbacks:
+                _call_later(_later_call_each, callbacks, None)
+            return
+        if callbacks and len(callbacks) == 1:
+            callback = callbacks[0]
+        elif callbacks:
+            callback = _CallEach(callbacks)
+        else:
+            callback = None
+        self._send(self.outgoing_read(), callback)
+        if self.need_drain and not self._writable_length() and self.pending_plain is None:
+            self.need_drain = False         # a write during the pump said "full", all went out
+            self._emit_event0('drain')
 
     cdef void _set_paused(self, bint paused) except *:
         Socket._set_paused(self, paused)
@@ -217,14 +256,25 @@ cdef class TLSSocket(Socket):
     cdef bint _encrypt(self, bytes data, object callback) except -1:
         self.plain_bytes_written += PyBytes_GET_SIZE(data)
         try:
-            self.tls.write(data)
+            self.tls_write(data)
         except _SSLError as err:
             err = _tls.error(err)
             if callback is not None:
                 _loop.ticks.append((callback, (err,)))
             self._destroy(err)
             return False
-        return self._send(self.outgoing.read(), callback)
+        if not self.pumping:
+            return self._send(self.outgoing_read(), callback)
+        # Inside the pump: sent by its _tls_flush, with the others.
+        if callback is not None:
+            if self.unflushed_callbacks is None:
+                self.unflushed_callbacks = []
+            self.unflushed_callbacks.append(callback)
+        self.unflushed_bytes += PyBytes_GET_SIZE(data)
+        if self._writable_length() + self.unflushed_bytes >= self.high_water_mark:
+            self.need_drain = True
+            return False
+        return True
 
     cdef void _end_writing(self) except *:
         if self.tls_state < TLS_OPEN and not self.is_destroyed:
@@ -260,6 +310,9 @@ cdef class TLSSocket(Socket):
         self.close_notify_sent = self.is_authorized = False
         self.plain_bytes_written = 0
         self.ssl_object = self.tls = self.incoming = self.outgoing = self.tls_servername = None
+        self.tls_read = self.tls_write = self.incoming_write = self.outgoing_read = None
+        self.unflushed_callbacks = None
+        self.unflushed_bytes = 0
 
     # -- what Node's TLSSocket tells ------------------------------------------------------------
 
@@ -329,6 +382,17 @@ cdef class _HandshakeTimeout:
         self.sock.handshake_timer = None
         if self.sock.tls_state == TLS_HANDSHAKING and not self.sock.is_destroyed:
             self.sock._tls_failed(net_error('ERR_TLS_HANDSHAKE_TIMEOUT'))
+
+
+cdef class _CallEach:
+    """One write callback standing for several: the writes sent together in one flush."""
+    cdef list callbacks
+
+    def __cinit__(self, list callbacks):
+        self.callbacks = callbacks
+
+    def __call__(self, error):
+        _call_each(self.callbacks, error)
 
 
 cdef int _later_tls_pump(object sock, object unused) except -1:

@@ -303,9 +303,18 @@ cdef class TLSSocket(Socket):
     cdef unsigned char server_side
     cdef unsigned char is_authorized
     cdef unsigned char close_notify_sent
+    cdef unsigned char pumping         # delivering plaintext: writes collect, one send after
+    # The hot path's calls, bound once (no attribute lookup per record).
+    cdef object tls_read
+    cdef object tls_write
+    cdef object incoming_write
+    cdef object outgoing_read
+    cdef Py_ssize_t unflushed_bytes    # plaintext encrypted while pumping, not yet sent
+    cdef list unflushed_callbacks      # their write callbacks
 
     cdef void _start_tls(self) except *
     cdef void _tls_pump(self) except *
+    cdef void _deliver_plaintext(self) except *
     cdef void _tls_flush(self) except *
     cdef void _handshake_done(self) except *
     cdef void _tls_failed(self, object err) except *
