@@ -368,8 +368,14 @@ cdef class StreamWriter:
             data = bytes(data)
         if not PyBytes_GET_SIZE(data) or self.closing or self.sock.is_destroyed:
             return          # asyncio drops writes once the connection is lost
-        _check_loop_thread()
-        self.sock._write_data(<bytes>data, None)
+        _check_thread()
+        sock = self.sock
+        sock._write_data(<bytes>data, None)
+        # A write that went out whole changed nothing libuv must see; one that was queued (or
+        # failed, closing the socket) needs a pass.
+        if (_loop.attached and not _loop.in_pass
+                and (sock.write_in_flight or sock.queued is not None or sock.is_destroyed)):
+            _loop.request_pass()
 
     def writelines(self, data):
         for chunk in data:

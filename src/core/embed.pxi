@@ -53,6 +53,22 @@ def _embed_detach():
     uv_prepare_start(&_gil_release_prepare, _release_gil_before_poll)
 
 
+cdef void _run_passes_while_busy() noexcept:
+    """uv_run(UV_RUN_NOWAIT) again while the last one had work, up to BUSY_PASSES_MAX times:
+    under load, each wake-up of the embedding loop then handles more than one batch, and its
+    own per-iteration cost is shared by more messages."""
+    cdef unsigned long entered
+    cdef int passes = 0
+    while not _loop.errors and passes < BUSY_PASSES_MAX:
+        entered = _callbacks_entered
+        uv_run(_uv_loop, UV_RUN_NOWAIT)
+        _hold_gil()
+        _loop.after_callback()
+        passes += 1
+        if _callbacks_entered == entered:
+            break
+
+
 def _embed_run_pass():
     """One pass: the nextTick queue, calls from other threads, and one uv_run(UV_RUN_NOWAIT).
 
@@ -66,10 +82,7 @@ def _embed_run_pass():
     try:
         _loop.run_ticks()
         _loop.run_threadsafe_calls()
-        if not _loop.errors:
-            uv_run(_uv_loop, UV_RUN_NOWAIT)
-            _hold_gil()
-            _loop.after_callback()
+        _run_passes_while_busy()
     finally:
         _loop.in_pass = False
     errors = _loop.errors

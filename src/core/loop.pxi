@@ -51,9 +51,15 @@ cdef void _release_gil_before_poll(uv_prepare_t* handle) noexcept nogil:
 #
 # Requests (write, connect, shutdown, getaddrinfo) find their owner in req.data.
 
+# libuv callbacks entered so far (embed.pxi: did a pass do any work?).
+cdef unsigned long _callbacks_entered = 0
+
+
 cdef inline void _enter_callback() noexcept nogil:
+    global _callbacks_entered
     _hold_gil()
     IOTNET_ASSERT_GIL()
+    _callbacks_entered += 1
 
 
 cdef class _Later:
@@ -233,14 +239,20 @@ cdef void _on_signal_poll(uv_poll_t* handle, int status, int events) noexcept:
     _loop.after_callback()
 
 
-cdef inline int _check_loop_thread() except -1:
+cdef inline int _check_thread() except -1:
     """Everything but call_soon_threadsafe belongs to the thread inside run() while it runs
-    (or the asyncio loop's, while attached). Attached, a call from asyncio code may give libuv
-    work that no fd or timer announces (a write, a close, a nextTick): it asks for a pass."""
+    (or the asyncio loop's, while attached)."""
     if ((_loop.running or _loop.attached)
             and PyThread_get_thread_ident() != _loop.thread_ident):
         raise RuntimeError('iotnet: this call belongs to the thread running iotnet.run(); '
                            'from another thread use iotnet.call_soon_threadsafe()')
+    return 0
+
+
+cdef inline int _check_loop_thread() except -1:
+    """_check_thread(); and attached, a call from asyncio code may give libuv work that no fd
+    or timer announces (a write, a close, a nextTick): it asks for a pass."""
+    _check_thread()
     if _loop.attached and not _loop.in_pass:
         _loop.request_pass()
     return 0
