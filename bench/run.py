@@ -55,7 +55,7 @@ SERVERS = {
 # appends PORT HOST CERT KEY). The C reference's is the C server on libuv and OpenSSL.
 TLS_SERVERS = {
     "c_libuv": ("C libuv+OpenSSL", [str(BIN / "c_tls")]),
-    "iotnet": ("iotnet tls", [PY, "bench/servers/iotnet_tls.py"]),
+    "iotnet": ("iotnet tls", [PY, "examples/tls_echo_server.py"]),
     "uvloop": ("uvloop Proto TLS", [PY, "bench/servers/uvloop_proto.py"]),
     "asyncio": ("asyncio Proto TLS", [PY, "bench/servers/asyncio_proto.py"]),
     "node": ("Node tls", ["node", "bench/servers/node_net.js"]),
@@ -894,7 +894,7 @@ def parse_args(argv):
             p.error(f"--iotnet-build {spec}: {src} has no iotnet/ package directory")
         BUILDS[name] = str(Path(src).resolve())
         SERVERS[name] = (name, [PY, "examples/echo_server.py"])
-        TLS_SERVERS[name] = (name, [PY, "bench/servers/iotnet_tls.py"])
+        TLS_SERVERS[name] = (name, [PY, "examples/tls_echo_server.py"])
         # Beside the tree's own iotnet (just before it), or last if that is not run.
         if name not in a.servers:
             at = a.servers.index("iotnet") if "iotnet" in a.servers else len(a.servers)
