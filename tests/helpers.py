@@ -2,6 +2,7 @@
 
 Also what several test files share: the loopback host, event recorders, a raw socket peer on a
 thread, the connect call forms, and a child `python -m iotnet` runner."""
+import random
 import signal
 import socket
 import subprocess
@@ -103,6 +104,17 @@ def _has_ipv6_loopback():
 
 
 HAS_IPV6 = _has_ipv6_loopback()
+
+
+def odd_chunks(payload, seed, sizes):
+    """payload cut into chunks of sizes drawn (repeatably, from seed) from `sizes`, so that chunk
+    boundaries fall anywhere."""
+    rng = random.Random(seed)
+    offset = 0
+    while offset < len(payload):
+        size = rng.choice(sizes)
+        yield payload[offset:offset + size]
+        offset += size
 
 
 def port_of(server):

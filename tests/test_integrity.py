@@ -8,20 +8,13 @@ import resource
 import pytest
 
 import iotnet
-from helpers import listen_local, run_bounded
+from helpers import listen_local, odd_chunks, run_bounded
 
 MIB = 1024 * 1024
 # Odd sizes, from single bytes to more than the read buffer, so chunk boundaries fall anywhere.
 ODD_CHUNK_SIZES = (1, 7, 333, 4093, 65537, 131071, 1000003)
 
 
-def _odd_chunks(payload, seed):
-    rng = random.Random(seed)
-    offset = 0
-    while offset < len(payload):
-        size = rng.choice(ODD_CHUNK_SIZES)
-        yield payload[offset:offset + size]
-        offset += size
 
 
 def _echo_and_check(payload, on_connection, seed):
@@ -29,7 +22,7 @@ def _echo_and_check(payload, on_connection, seed):
     received = hashlib.sha256()
     counts = {"received": 0, "drains": 0}
     closes = []
-    chunks = _odd_chunks(payload, seed)
+    chunks = odd_chunks(payload, seed, ODD_CHUNK_SIZES)
     server = iotnet.createServer(on_connection)
 
     def on_listening(port):

@@ -10,7 +10,7 @@ import pytest
 
 import iotnet
 from iotnet import tls
-from helpers import KIB, listen_local, log_events, run_bounded, wait_until
+from helpers import KIB, listen_local, log_events, odd_chunks, run_bounded, wait_until
 from tls_certs import certs
 
 MIB = 1024 * 1024
@@ -213,13 +213,8 @@ def test_end_right_after_a_large_write_delivers_it_all_then_close_notify():
     assert received.hexdigest() == hashlib.sha256(payload).hexdigest()
 
 
-def _odd_chunks(payload, seed):
-    rng = random.Random(seed)
-    offset = 0
-    while offset < len(payload):
-        size = rng.choice((1, 7, 333, 4093, 16385, 65537, 131071, 1000003))
-        yield payload[offset:offset + size]
-        offset += size
+# Odd sizes, around TLS records (16 KiB) too, so record and chunk boundaries fall anywhere.
+ODD_CHUNK_SIZES = (1, 7, 333, 4093, 16385, 65537, 131071, 1000003)
 
 
 def test_32_mib_each_way_arrive_intact():
@@ -229,7 +224,7 @@ def test_32_mib_each_way_arrive_intact():
     received = hashlib.sha256()
     counts = {"received": 0}
     closes = []
-    chunks = _odd_chunks(payload, 7)
+    chunks = odd_chunks(payload, 7, ODD_CHUNK_SIZES)
     server = tls_server(lambda sock: sock.pipe(sock))
 
     def on_listening(port):

@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from helpers import HOST, RawPeer, run_bounded
+from helpers import HOST, RawPeer, odd_chunks, run_bounded
 from iotnet import tls
 from tls_certs import certs
 
@@ -55,13 +55,6 @@ def _sha(data):
     return hashlib.sha256(data).hexdigest()
 
 
-def _odd_chunks(payload, seed):
-    rng = random.Random(seed)
-    offset = 0
-    while offset < len(payload):
-        size = rng.choice(ODD_CHUNK_SIZES)
-        yield payload[offset:offset + size]
-        offset += size
 
 
 def _common_name(cert):
@@ -152,7 +145,7 @@ def _serve_once(server, log, facts, on_secure):
 def _send_then_end(sock, payload, seed):
     """Writes payload in odd chunks, waiting for 'drain' whenever write() returns False, then
     end(). Returns the function that starts it."""
-    chunks = _odd_chunks(payload, seed)
+    chunks = odd_chunks(payload, seed, ODD_CHUNK_SIZES)
     ended = []
 
     def more():
@@ -248,7 +241,7 @@ def test_iotnet_server_with_python_ssl_client(servername, version):
             result["alpn"] = tls_sock.selected_alpn_protocol()
             result["peer_cn"] = _common_name(tls_sock.getpeercert())
             echoed = hashlib.sha256()
-            for chunk in _odd_chunks(payload, seed=2):
+            for chunk in odd_chunks(payload, 2, ODD_CHUNK_SIZES):
                 tls_sock.sendall(chunk)
                 left = len(chunk)
                 while left:
