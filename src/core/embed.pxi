@@ -88,7 +88,7 @@ def _embed_run_pass():
     errors = _loop.errors
     if errors:
         _loop.errors = []
-    if _loop.attached and (_loop.ticks or iotnet_uv_watchers_pending(_uv_loop)
-                           or uv_backend_timeout(_uv_loop) == 0):
+    cdef int timeout_ms = uv_backend_timeout(_uv_loop)
+    if _loop.attached and (_loop.ticks or iotnet_uv_watchers_pending(_uv_loop) or timeout_ms == 0):
         _loop.request_pass()
-    return errors, uv_backend_timeout(_uv_loop)
+    return errors, timeout_ms
