@@ -26,6 +26,42 @@ cdef inline object _unwrap(object listener):
     return listener
 
 
+# Listener storage, small because every connection has one: None, or one flat tuple
+# (name, entry, name, entry, ...) in the order the names were first added, where an entry is
+# the one listener itself or a tuple of two or more (a listener is callable, so never a tuple).
+# A dict and a tuple per name cost a connection about 250 bytes more.
+
+cdef inline Py_ssize_t _name_index(tuple events, object name) except -2:
+    cdef Py_ssize_t i
+    for i in range(0, len(events), 2):
+        key = events[i]
+        if key is name or key == name:
+            return i
+    return -1
+
+
+cdef inline tuple _as_tuple(object entry):
+    if entry is None:
+        return ()
+    if type(entry) is tuple:
+        return <tuple>entry
+    return (entry,)
+
+
+cdef inline void _call_reported0(object listener):
+    try:
+        listener()
+    except BaseException as exc:
+        _loop.report(exc)
+
+
+cdef inline void _call_reported1(object listener, object arg):
+    try:
+        listener(arg)
+    except BaseException as exc:
+        _loop.report(exc)
+
+
 cdef class EventEmitter:
     """Node's EventEmitter: on/once/prependListener/off/emit/listeners/listenerCount/eventNames.
 
@@ -40,22 +76,37 @@ cdef class EventEmitter:
         """Called after the listeners of `name` changed; subclasses cache what they need."""
         pass
 
-    cdef tuple _get(self, object name):
+    cdef object _entry(self, object name):
+        """The listeners of `name`: None, the one listener, or a tuple of them."""
         if self._events is None:
-            return ()
-        return self._events.get(name, ())
+            return None
+        cdef Py_ssize_t i = _name_index(self._events, name)
+        return None if i < 0 else self._events[i + 1]
+
+    cdef tuple _get(self, object name):
+        return _as_tuple(self._entry(name))
+
+    cdef void _set_listeners(self, object name, tuple listeners) except *:
+        """Stores the listeners of `name` (none: the name goes), then tells the subclass."""
+        cdef tuple events = self._events if self._events is not None else ()
+        cdef Py_ssize_t i = _name_index(events, name)
+        entry = None if not listeners else listeners[0] if len(listeners) == 1 else listeners
+        if i >= 0:
+            events = (events[:i] + events[i + 2:] if entry is None
+                      else events[:i + 1] + (entry,) + events[i + 2:])
+        elif entry is not None:
+            events = events + (name, entry)
+        self._events = events if events else None
+        self._listeners_changed(name)
 
     cdef _add(self, object name, object listener, bint prepend):
         _check_loop_thread()
         _check_listener(listener)
-        if self._events is None:
-            self._events = {}
-        elif 'newListener' in self._events:
+        if self._entry(u'newListener') is not None:
             # Node emits it before the listener is added, with the user's function.
             self._emit(u'newListener', (name, _unwrap(listener)))
-        current = self._events.get(name, ())
-        self._events[name] = (listener,) + current if prepend else current + (listener,)
-        self._listeners_changed(name)
+        current = self._get(name)
+        self._set_listeners(name, (listener,) + current if prepend else current + (listener,))
 
     cdef bint _remove(self, object name, object listener) except -1:
         """Removes the most recently added occurrence of `listener` (or its once() wrapper)."""
@@ -70,13 +121,8 @@ cdef class EventEmitter:
 
     cdef _remove_at(self, object name, tuple current, Py_ssize_t i):
         item = current[i]
-        rest = current[:i] + current[i + 1:]
-        if rest:
-            self._events[name] = rest
-        else:
-            del self._events[name]
-        self._listeners_changed(name)
-        if 'removeListener' in self._events:
+        self._set_listeners(name, current[:i] + current[i + 1:])
+        if self._entry(u'removeListener') is not None:
             # Node emits it after the listener is gone, with the user's function.
             self._emit(u'removeListener', (name, _unwrap(item)))
 
@@ -84,9 +130,8 @@ cdef class EventEmitter:
         """Removes the listeners of `name` newest first, each with its 'removeListener'."""
         cdef tuple current = self._get(name)
         while current:
-            if 'removeListener' not in self._events:
-                del self._events[name]
-                self._listeners_changed(name)
+            if self._entry(u'removeListener') is None:
+                self._set_listeners(name, ())
                 return
             self._remove_at(name, current, len(current) - 1)
             current = self._get(name)
@@ -126,23 +171,23 @@ cdef class EventEmitter:
                 _loop.report(exc)
 
     cdef void _emit_event0(self, object name):
-        cdef tuple listeners = self._get(name)
-        for listener in listeners:
-            try:
-                listener()
-            except BaseException as exc:
-                _loop.report(exc)
+        entry = self._entry(name)
+        if type(entry) is tuple:
+            for listener in <tuple>entry:
+                _call_reported0(listener)
+        elif entry is not None:
+            _call_reported0(entry)
 
     cdef void _emit_event1(self, object name, object arg):
-        cdef tuple listeners = self._get(name)
-        if not listeners and name == 'error':
-            _loop.report(_unhandled_error((arg,)))
-            return
-        for listener in listeners:
-            try:
-                listener(arg)
-            except BaseException as exc:
-                _loop.report(exc)
+        entry = self._entry(name)
+        if entry is None:
+            if name == 'error':
+                _loop.report(_unhandled_error((arg,)))
+        elif type(entry) is tuple:
+            for listener in <tuple>entry:
+                _call_reported1(listener, arg)
+        else:
+            _call_reported1(entry, arg)
 
     def on(self, name, listener):
         """Adds `listener` for event `name`; returns self."""
@@ -178,7 +223,7 @@ cdef class EventEmitter:
                 self._remove_all(name)
             else:
                 # As in Node: 'removeListener' listeners go last, so they hear the others go.
-                for each in [n for n in self._events if n != 'removeListener']:
+                for each in [n for n in self._events[::2] if n != 'removeListener']:
                     self._remove_all(each)
                 self._remove_all(u'removeListener')
         return self
@@ -198,7 +243,7 @@ cdef class EventEmitter:
         return len(self._get(name))
 
     def eventNames(self):
-        return [] if self._events is None else list(self._events)
+        return [] if self._events is None else list(self._events[::2])
 
     addListener = on
     removeListener = off

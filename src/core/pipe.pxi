@@ -51,12 +51,12 @@ cdef _Pipe _forwarding_pipe(Stream source):
     """The pipe whose chunks the source's read callback may forward in C: its only 'data'
     listener is that pipe's, the destination is a Stream, and chunks are bytes (no
     setEncoding()). Else None: chunks become objects for the listeners."""
-    cdef tuple listeners = source.data_listeners
+    listener = source.data_listeners
     cdef _Pipe link
-    if listeners is None or len(listeners) != 1 or source.decoder is not None or not source.pipes:
+    if listener is None or type(listener) is tuple or source.decoder is not None or not source.pipes:
         return None
     for link in source.pipes:
-        if link.data_listener is listeners[0] and isinstance(link.destination, Stream):
+        if link.data_listener is listener and isinstance(link.destination, Stream):
             return link
     return None
 

@@ -73,10 +73,9 @@ cdef class Stream(Handle):
     cdef void _listeners_changed(self, object name):
         if name != 'data':
             return
-        listeners = self._get('data')
-        self.data_listeners = listeners if listeners else None
+        self.data_listeners = self._entry('data')
         self.forward = _forwarding_pipe(self)
-        if listeners and self.held_chunks:
+        if self.data_listeners is not None and self.held_chunks:
             self._schedule_held_delivery()
 
     cdef void _schedule_held_delivery(self):
@@ -135,14 +134,14 @@ cdef class Stream(Handle):
             chunk = self.decoder.decode(chunk)
             if not chunk:
                 return 0
-        cdef tuple listeners = self.data_listeners
+        listeners = self.data_listeners
         if listeners is None or self.held_chunks:
             if listeners is None and self.flowing:
                 return 0        # resume() without a 'data' listener discards, as in Node
             self._hold(chunk)
             return 0
-        if len(listeners) == 1:
-            listeners[0](chunk)      # an exception ends this read callback, nothing else
+        if type(listeners) is not tuple:
+            listeners(chunk)         # an exception ends this read callback, nothing else
         else:
             self._emit_event1('data', chunk)
         return 0

@@ -66,11 +66,13 @@ cdef class _Later:
 
 
 cdef class EventEmitter:
-    cdef dict _events                  # name -> tuple of listeners; None until the first listener
+    cdef tuple _events                 # (name, listeners, ...): see emitter.pxi; None when empty
     cdef object __weakref__
 
     cdef void _listeners_changed(self, object name)
+    cdef object _entry(self, object name)
     cdef tuple _get(self, object name)
+    cdef void _set_listeners(self, object name, tuple listeners) except *
     cdef _add(self, object name, object listener, bint prepend)
     cdef bint _remove(self, object name, object listener) except -1
     cdef _remove_at(self, object name, tuple current, Py_ssize_t i)
@@ -128,7 +130,8 @@ cdef class Immediate:
 
 cdef class Stream(Handle):
     # What a read -> 'data' -> write() round touches comes first, so it shares cache lines.
-    cdef tuple data_listeners          # the 'data' listeners, cached for the read callback
+    cdef object data_listeners         # the 'data' listener (a tuple if several), cached for
+                                       # the read callback; None when there is none
     cdef object decoder
     cdef list held_chunks              # chunks read while no 'data' listener exists
     cdef list queued                   # bytes/memoryviews for the next uv_write
