@@ -1,7 +1,11 @@
 """pipe() and unpipe() (docs/reference): a socket piped into a writable or into another socket, the
 end of the source ending the destination, backpressure through a pipe, and unpipe()."""
+import socket
+import struct
+
 import iotnet
-from helpers import HOST, KIB, READ_BUFFER_BYTES, listen_local, run_bounded
+from helpers import (HOST, KIB, READ_BUFFER_BYTES, listen_local, port_of, record_error_end_close,
+                     run_bounded, wait_until)
 
 
 def test_stream_pipe_socket_to_writable_then_unpipe():
@@ -300,3 +304,100 @@ def test_10000_connections_through_c_forwarding_leave_nothing_behind():
     listen_local(server, on_listening)
     run_bounded(120)
     assert state["done"] == total and state["bytes"] == total * 100
+
+
+
+def _bidirectional_proxy(on_ready, raw_client=False):
+    """A client -> proxy -> backend chain in which the proxy does inbound.pipe(outbound) and
+    outbound.pipe(inbound). on_ready(client, inbound, outbound, backend_sock, backend_log) runs
+    once every end is connected; backend_log records what the backend's socket hears. The
+    client is an iotnet socket, or with raw_client a plain Python socket (it can reset)."""
+    state = {}
+    backend_log = []
+    backend = iotnet.createServer()
+    proxy = iotnet.createServer()
+
+    def maybe_ready():
+        if len(state) == 4 and "backend connected" not in backend_log:
+            backend_log.append("backend connected")
+            on_ready(state["client"], state["inbound"], state["outbound"], state["backend"],
+                     backend_log)
+
+    def on_backend(sock):
+        state["backend"] = sock
+        sock.on("data", lambda chunk: backend_log.append(("data", chunk)))
+        sock.on("end", lambda: backend_log.append("end"))
+        sock.on("error", lambda err: backend_log.append(("error", err.code)))
+        sock.on("close", lambda had_error: (backend_log.append("close"), backend.close()))
+        maybe_ready()
+
+    def on_proxy(inbound):
+        state["inbound"] = inbound
+        outbound = iotnet.connect(port_of(backend), HOST)
+        state["outbound"] = outbound
+        inbound.pipe(outbound)
+        outbound.pipe(inbound)
+        proxy.close()
+        outbound.on("connect", maybe_ready)
+
+    backend.on("connection", on_backend)
+    proxy.on("connection", on_proxy)
+
+    def start(port):
+        if raw_client:
+            client = socket.create_connection((HOST, port))
+            client.setblocking(False)
+            state["client"] = client
+        else:
+            client = iotnet.connect(port, HOST)
+            client.on("connect", lambda: (state.__setitem__("client", client), maybe_ready()))
+
+    listen_local(backend, lambda port: listen_local(proxy, start))
+    return backend_log
+
+
+def test_a_reset_on_the_client_side_of_a_proxy_ends_the_backend_side():
+    """The client resets its connection (SO_LINGER 0): the proxy's inbound socket gets
+    ECONNRESET, and its pipe ends the outbound one, so the backend sees what was sent, then
+    'end', and both proxy sockets close. (Node's pipe() would leave the outbound one open.)"""
+    events = {"inbound": [], "outbound": []}
+
+    def on_ready(client, inbound, outbound, backend_sock, backend_log):
+        for name, sock in (("inbound", inbound), ("outbound", outbound)):
+            record_error_end_close(sock, events[name])
+        client.send(b"before the reset")
+
+        def reset():
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            client.close()
+        wait_until(lambda: ("data", b"before the reset") in backend_log, reset)
+
+    backend_log = _bidirectional_proxy(on_ready, raw_client=True)
+    run_bounded(10)
+    assert backend_log == ["backend connected", ("data", b"before the reset"), "end", "close"]
+    assert [e[0] for e in events["inbound"]] == ["error", "close"]
+    assert events["inbound"][0][1].code == "ECONNRESET"
+    assert events["outbound"][-1] == ("close", False)
+
+
+def test_an_error_on_the_backend_side_of_a_proxy_ends_the_client_side():
+    """The proxy's outbound socket is destroyed with an error after the backend answered:
+    the client gets the answer, then 'end', and every socket closes."""
+    client_log = []
+
+    def on_ready(client, inbound, outbound, backend_sock, backend_log):
+        client.on("data", lambda chunk: client_log.append(("data", chunk)))
+        client.on("end", lambda: client_log.append("end"))
+        client.on("close", lambda had_error: client_log.append(("close", had_error)))
+        outbound.on("error", lambda err: client_log.append(("outbound error", err.code)))
+        backend_sock.write(b"answer")
+
+        def fail():
+            outbound.destroy(iotnet.NetError("EPROTO", "the backend spoke nonsense"))
+        wait_until(lambda: ("data", b"answer") in client_log, fail)
+
+    backend_log = _bidirectional_proxy(on_ready)
+    run_bounded(10)
+    assert client_log == [("data", b"answer"), ("outbound error", "EPROTO"), "end",
+                          ("close", False)]
+    assert backend_log[-1] == "close"

@@ -2,14 +2,22 @@
 # the destination is above its high-water mark, so memory stays bounded however slow the far
 # side is. While the pipe is the source's only 'data' listener and both ends are iotnet
 # streams, the read callback forwards straight from the read buffer (uv_try_write; only an
-# unsent tail becomes a bytes object). Otherwise the 'data' listener is a C method, called
-# with vectorcall: no Python frame and no argument tuple per chunk.
+# unsent tail becomes a bytes object). Otherwise the pipe object itself is the 'data' listener,
+# called with vectorcall: no Python frame and no argument tuple per chunk.
+#
+# A pipe costs a connection one small object: between iotnet streams, 'end', 'drain' and
+# destroy reach it through two chains kept in the streams (source.pipes, destination.feeders),
+# not through listeners. Only a destination that is not a Stream gets a 'drain' listener.
+#
+# Errors (a choice: Node's pipe() leaves the other side open, which leaks half of a proxy):
+# a source destroyed with an error ends its destination, as its 'end' would; a destination
+# destroyed with an error destroys its sources. A destroy without an error only unpipes.
 
 
 cdef class _Pipe:
-    """One source.pipe(destination)."""
+    """One source.pipe(destination); the source's 'data' listener."""
 
-    def on_data(self, chunk):
+    def __call__(self, chunk):
         cdef bint flowing
         if isinstance(self.destination, Stream):
             flowing = (<Stream>self.destination)._write_data(
@@ -19,16 +27,16 @@ cdef class _Pipe:
         self.flowing(flowing)
 
     def on_drain(self):
+        """The 'drain' listener on a destination that is not a Stream."""
+        self.resume_source()
+
+    cdef void resume_source(self) except *:
         if self.paused_source:
             self.paused_source = False
             self.source._set_paused(False)
 
-    def on_end(self):
-        if self.end_destination:
-            self.destination.end()
-
     cdef void forward(self, const char* data, Py_ssize_t size) except *:
-        """A read, forwarded from the read buffer by the source's read callback: what on_data
+        """A read, forwarded from the read buffer by the source's read callback: what a call
         does, without a bytes object unless some must wait (_Stream._write_from_buffer)."""
         cdef Stream source = self.source
         source.bytes_read += size
@@ -41,23 +49,55 @@ cdef class _Pipe:
             self.paused_source = True
             self.source._set_paused(True)
 
-    cdef void detach(self):
-        self.source.off('data', self.data_listener)
-        self.source.off('end', self.on_end)
-        self.destination.off('drain', self.on_drain)
+    cdef void end_destination_now(self) except *:
+        if not self.end_destination:
+            return
+        if isinstance(self.destination, Stream):
+            (<Stream>self.destination)._end()
+        else:
+            self.destination.end()
+
+    cdef void detach(self) except *:
+        """Unlinks the pipe from both ends and removes its listeners."""
+        cdef Stream source = self.source
+        cdef _Pipe link
+        if source.pipes is self:
+            source.pipes = self.next_from_source
+        else:
+            link = source.pipes
+            while link is not None and link.next_from_source is not self:
+                link = link.next_from_source
+            if link is not None:
+                link.next_from_source = self.next_from_source
+        self.next_from_source = None
+        if isinstance(self.destination, Stream):
+            _unlink_feeder(<Stream>self.destination, self)
+        else:
+            self.destination.off('drain', self.on_drain)
+        source.off('data', self)
+
+
+cdef void _unlink_feeder(Stream destination, _Pipe pipe):
+    cdef _Pipe link
+    if destination.feeders is pipe:
+        destination.feeders = pipe.next_into_destination
+    else:
+        link = destination.feeders
+        while link is not None and link.next_into_destination is not pipe:
+            link = link.next_into_destination
+        if link is not None:
+            link.next_into_destination = pipe.next_into_destination
+    pipe.next_into_destination = None
 
 
 cdef _Pipe _forwarding_pipe(Stream source):
     """The pipe whose chunks the source's read callback may forward in C: its only 'data'
-    listener is that pipe's, the destination is a Stream, and chunks are bytes (no
-    setEncoding()). Else None: chunks become objects for the listeners."""
+    listener is a pipe into a Stream, and chunks are bytes (no setEncoding()). Else None:
+    chunks become objects for the listeners."""
     listener = source.data_listeners
-    cdef _Pipe link
-    if listener is None or type(listener) is tuple or source.decoder is not None or not source.pipes:
-        return None
-    for link in source.pipes:
-        if link.data_listener is listener and isinstance(link.destination, Stream):
-            return link
+    if (type(listener) is _Pipe and source.decoder is None
+            and isinstance((<_Pipe>listener).destination, Stream)):
+        return <_Pipe>listener
     return None
 
 
@@ -68,21 +108,61 @@ cdef object _pipe(Stream source, object destination, object end):
     link.source = source
     link.destination = destination
     link.end_destination = bool(end)
-    if source.pipes is None:
-        source.pipes = []
-    source.pipes.append(link)
-    destination.on('drain', link.on_drain)
-    source.on('end', link.on_end)
-    link.data_listener = link.on_data
-    source.on('data', link.data_listener)
+    link.next_from_source = source.pipes
+    source.pipes = link
+    if isinstance(destination, Stream):
+        link.next_into_destination = (<Stream>destination).feeders
+        (<Stream>destination).feeders = link
+    else:
+        destination.on('drain', link.on_drain)
+    source.on('data', link)
     return destination
 
 
 cdef void _unpipe(Stream source, object destination) except *:
-    if not source.pipes:
-        return
-    cdef _Pipe link
-    for link in list(source.pipes):
+    cdef _Pipe link = source.pipes
+    cdef _Pipe next_link
+    while link is not None:
+        next_link = link.next_from_source
         if destination is None or link.destination is destination:
-            source.pipes.remove(link)
             link.detach()
+        link = next_link
+
+
+cdef void _pipes_source_ended(Stream source) except *:
+    """The source's 'end': each pipe with end=True ends its destination."""
+    cdef _Pipe link = source.pipes
+    cdef _Pipe next_link
+    while link is not None:
+        next_link = link.next_from_source
+        link.end_destination_now()
+        link = next_link
+
+
+cdef void _pipes_drained(Stream destination) except *:
+    """The destination emitted 'drain': the sources its pipes paused read again."""
+    cdef _Pipe link = destination.feeders
+    cdef _Pipe next_link
+    while link is not None:
+        next_link = link.next_into_destination
+        link.resume_source()
+        link = next_link
+
+
+cdef void _pipes_destroyed(Stream stream, object error) except *:
+    """The stream is destroyed: its pipes go, and an error reaches the other ends."""
+    cdef _Pipe link = stream.pipes
+    cdef _Pipe next_link
+    while link is not None:
+        next_link = link.next_from_source
+        link.detach()
+        if error is not None:
+            link.end_destination_now()
+        link = next_link
+    link = stream.feeders
+    while link is not None:
+        next_link = link.next_into_destination
+        link.detach()
+        if error is not None:
+            link.source._destroy(None)
+        link = next_link

@@ -167,6 +167,8 @@ cdef class Stream(Handle):
             tail = self.decoder.decode(b'', True)
             if tail and self.data_listeners is not None:
                 self._emit_event1('data', tail)
+        if self.pipes is not None:
+            _pipes_source_ended(self)
         self._emit_event0('end')
         if self.is_destroyed:
             return
@@ -317,7 +319,13 @@ cdef class Stream(Handle):
             self._shutdown()
         if self.need_drain and not self._writable_length():
             self.need_drain = False
-            self._emit_event0('drain')
+            self._emit_drain()
+
+    @cython.final
+    cdef void _emit_drain(self) except *:
+        self._emit_event0('drain')
+        if self.feeders is not None:
+            _pipes_drained(self)
 
     cdef void _write_refused(self, object callback) except *:
         """A write after end(), after destroy(), or on a socket that never connected: the
@@ -421,6 +429,8 @@ cdef class Stream(Handle):
             _call_later(_later_call_each, callbacks, error)
         if self.parent is not None:
             self.parent._child_destroyed()
+        if self.pipes is not None or self.feeders is not None:
+            _pipes_destroyed(self, error)
         self._set_idle_timeout(0)
         if self.uv_handle != NULL:
             # libuv cancels a write/connect/shutdown in flight before the close callback.

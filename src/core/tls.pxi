@@ -171,7 +171,7 @@ cdef class TLSSocket(Socket):
         self._send(self.outgoing_read(), callback)
         if self.need_drain and not self._writable_length() and self.pending_plain is None:
             self.need_drain = False         # a write during the pump said "full", all went out
-            self._emit_event0('drain')
+            self._emit_drain()
 
     cdef void _set_paused(self, bint paused) except *:
         Socket._set_paused(self, paused)
@@ -211,7 +211,7 @@ cdef class TLSSocket(Socket):
                 return
             if self.need_drain and not self._writable_length():
                 self.need_drain = False     # all of it went out at once
-                self._emit_event0('drain')
+                self._emit_drain()
         if self.ending:
             self._end_writing()
 

@@ -170,7 +170,8 @@ cdef class Stream(Handle):
     cdef list inflight_callbacks
     cdef Py_ssize_t inflight_bytes
     cdef list end_callbacks
-    cdef list pipes                    # the _Pipe of each pipe() (usually none or one)
+    cdef _Pipe pipes                   # the first of this stream's pipe()s, or None
+    cdef _Pipe feeders                 # the first pipe() into this stream, or None
     cdef _Pipe forward                 # the one pipe() whose chunks go from the read buffer
                                        # straight to its destination (pipe.pxi), or None
 
@@ -194,6 +195,8 @@ cdef class Stream(Handle):
     cdef void _queue(self, object data, Py_ssize_t size, object callback) except *
     cdef int _flush_queue(self) except -1
     cdef void _write_done(self, int status) except *
+    @cython.final
+    cdef void _emit_drain(self) except *
     cdef void _write_refused(self, object callback) except *
     cdef void _end(self) except *
     cdef void _end_writing(self) except *
@@ -225,13 +228,16 @@ cdef class _IdleTimeout(Handle):
 cdef class _Pipe:
     cdef Stream source
     cdef object destination
-    cdef object data_listener          # the bound on_data that was added as 'data' listener
+    cdef _Pipe next_from_source        # the source's next pipe (Stream.pipes is the first)
+    cdef _Pipe next_into_destination   # the next pipe into a Stream destination (its feeders)
     cdef unsigned char end_destination
     cdef unsigned char paused_source
 
-    cdef void detach(self)
+    cdef void resume_source(self) except *
     cdef void forward(self, const char* data, Py_ssize_t size) except *
     cdef void flowing(self, bint flowing) except *
+    cdef void end_destination_now(self) except *
+    cdef void detach(self) except *
 
 
 cdef class Socket(Stream):
