@@ -4,6 +4,10 @@
 import os as _os
 
 
+cdef class _Dial:
+    """What a connect() needs while it runs (a socket a server accepted has none)."""
+
+
 cdef class Socket(Stream):
     """A TCP or Unix-domain stream connection: Node's net.Socket."""
 
@@ -19,7 +23,7 @@ cdef class Socket(Stream):
         _check_loop_thread()
         options, listener = _args.connect_args(args, kwargs)    # once: iotnet.connect()'s
                                                                 # options come back as they are
-        if (self.is_connecting or self.pending_connect is not None
+        if (self.is_connecting or (self.dial is not None and self.dial.pending_options is not None)
                 or (self.connected and not self.is_destroyed)):
             raise NetError('ERR_SOCKET_CONNECTING', 'the socket is already connecting or '
                            'connected')
@@ -27,7 +31,9 @@ cdef class Socket(Stream):
             self.once('connect', listener)
         if self.is_destroyed and not self.closed:
             # destroy() then connect(): this connection's 'close' comes first (_after_close).
-            self.pending_connect = options
+            if self.dial is None:
+                self.dial = _Dial.__new__(_Dial)
+            self.dial.pending_options = options
             self.is_connecting = True
             return self
         self._start_connect(options)
@@ -43,26 +49,29 @@ cdef class Socket(Stream):
         if options['keepAlive']:
             self.keep_alive = True
             self.keep_alive_delay_ms = options['keepAliveInitialDelay']
-        self.local_address = options['localAddress']
-        self.local_port = options['localPort']
+        cdef _Dial dial = _Dial.__new__(_Dial)
+        dial.local_address = options['localAddress']
+        dial.local_port = options['localPort']
+        self.dial = dial
         self.is_connecting = True
         if options['path'] is not None:
             self._connect_pipe(options['path'])
             return
-        self.connect_host = options['host']
-        self.connect_port = options['port']
-        self.pending_lookup = _lookup(self, self.connect_host, options['family'])
+        dial.host = options['host']
+        dial.port = options['port']
+        dial.lookup = _lookup(self, dial.host, options['family'])
 
     cdef void _after_close(self) except *:
-        if self.pending_connect is not None:
-            options = self.pending_connect
-            self.pending_connect = None
+        if self.dial is not None and self.dial.pending_options is not None:
+            options = self.dial.pending_options
+            self.dial.pending_options = None
             self._start_connect(options)
 
     cdef void _abandon_connect(self):
         self.is_connecting = False
-        self.pending_lookup = None
-        self.pending_connect = None
+        if self.dial is not None:
+            self.dial.lookup = None
+            self.dial.pending_options = None
 
     cdef void _reset(self) except *:
         """A closed socket connects again from scratch (counters from zero), as in Node."""
@@ -76,34 +85,36 @@ cdef class Socket(Stream):
         self.remote_cache = self.local_cache = None
 
     cdef void _lookup_done(self, _Lookup lookup, int status, list addresses) except *:
-        if lookup is not self.pending_lookup:
+        cdef _Dial dial = self.dial
+        if dial is None or lookup is not dial.lookup:
             return          # an abandoned attempt: destroy() came first
-        self.pending_lookup = None
-        host = self.connect_host
+        dial.lookup = None
+        host = dial.host
         if status < 0 or not addresses:
             err = uv_error(status if status < 0 else UV_EAI_NONAME, 'getaddrinfo', None,
-                           self.connect_port, host)
+                           dial.port, host)
             self._emit_event('lookup', (err, None, None, host))
             self._destroy(err)
             return
         family, address = addresses[0]
         self._emit_event('lookup', (None, address, family, host))
         if not self.is_destroyed:
-            self.connect_addresses = addresses
+            dial.addresses = addresses
             self._connect_next()
 
     cdef void _connect_next(self) except *:
         cdef sockaddr_storage addr
         cdef uv_connect_t* req
-        family, address = self.connect_addresses.pop(0)
-        self.current_address = address
+        cdef _Dial dial = self.dial
+        family, address = dial.addresses.pop(0)
+        dial.current_address = address
         self.is_pipe = False
         self._create_handle()
         cdef int status = self._bind_local(family)
         if status < 0:
             self._bind_failed(status)
             return
-        _parse_ip(address, self.connect_port, &addr)
+        _parse_ip(address, dial.port, &addr)
         req = <uv_connect_t*>_new_request(sizeof(uv_connect_t))
         req.data = <void*>self
         status = uv_tcp_connect(req, <uv_tcp_t*>self.uv_handle, <sockaddr*>&addr,
@@ -114,40 +125,40 @@ cdef class Socket(Stream):
 
     cdef void _bind_failed(self, int status) except *:
         """A local address or port that cannot be bound: no other address is tried."""
-        self.connect_addresses = None
-        self._destroy(uv_error(status, 'bind', address=self.local_address or None,
-                               port=self.local_port or None))
+        self.dial.addresses = None
+        self._destroy(uv_error(status, 'bind', address=self.dial.local_address or None,
+                               port=self.dial.local_port or None))
 
     cdef int _bind_local(self, int family) except? -1:
         cdef sockaddr_storage addr
-        if not self.local_address and not self.local_port:
+        cdef _Dial dial = self.dial
+        if not dial.local_address and not dial.local_port:
             return 0
-        local = self.local_address or ('0.0.0.0' if family == 4 else '::')
-        if not _parse_ip(local, self.local_port, &addr):
+        local = dial.local_address or ('0.0.0.0' if family == 4 else '::')
+        if not _parse_ip(local, dial.local_port, &addr):
             return UV_EINVAL
         return uv_tcp_bind(<uv_tcp_t*>self.uv_handle, <sockaddr*>&addr, 0)
 
     cdef void _connect_pipe(self, object path) except *:
         cdef bytes raw = _os.fsencode(path)
         self.is_pipe = True
-        self.current_address = path
-        self.connect_port = 0
-        self.connect_addresses = None
+        self.dial.current_address = path
         self._create_handle()
         cdef uv_connect_t* req = <uv_connect_t*>_new_request(sizeof(uv_connect_t))
         req.data = <void*>self
         uv_pipe_connect(req, <uv_pipe_t*>self.uv_handle, raw, _on_stream_connect)
 
     cdef void _connect_failed(self, int status, str syscall) except *:
-        if status == UV_EADDRINUSE and (self.local_address or self.local_port):
+        cdef _Dial dial = self.dial
+        if status == UV_EADDRINUSE and (dial.local_address or dial.local_port):
             self._bind_failed(status)     # libuv reports a bind's EADDRINUSE at connect
             return
-        if self.connect_addresses:
+        if dial.addresses:
             self._close_quietly()
             self._connect_next()
             return
-        self._destroy(uv_error(status, syscall, address=self.current_address,
-                               port=None if self.is_pipe else self.connect_port))
+        self._destroy(uv_error(status, syscall, address=dial.current_address,
+                               port=None if self.is_pipe else dial.port))
 
     cdef void _connect_done(self, int status) except *:
         if status < 0:
@@ -155,7 +166,7 @@ cdef class Socket(Stream):
             return
         self.is_connecting = False
         self.connected = True
-        self.connect_addresses = None
+        self.dial.addresses = None
         self._apply_tcp_options()
         if self.idle is not None:
             self.idle.touch()

@@ -49,7 +49,7 @@ cdef class TLSSocket(Socket):
             self.ssl_object = self.context.wrap_bio(self.incoming, self.outgoing,
                                                     server_side=True)
         else:
-            host = self.settings.servername or self.connect_host
+            host = self.settings.servername or self.dial.host
             self.tls_servername = host if host and not _ip_family(host) else None
             # An IP literal is checked against the certificate too; SNI only carries names.
             self.ssl_object = self.context.wrap_bio(self.incoming, self.outgoing,
@@ -189,7 +189,7 @@ cdef class TLSSocket(Socket):
             self.is_authorized = bool(settings.request_cert and self.ssl_object.getpeercert())
         else:
             err = settings.check_identity(self.ssl_object, self.tls_servername
-                                          or self.connect_host)
+                                          or self.dial.host)
             if err is not None:
                 self._destroy(err)
                 return

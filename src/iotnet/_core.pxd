@@ -240,20 +240,24 @@ cdef class _Pipe:
     cdef void detach(self) except *
 
 
+cdef class _Dial:
+    cdef object host
+    cdef int port
+    cdef list addresses                # [(family, address)] not yet tried
+    cdef object current_address        # the address (or path) being tried
+    cdef object local_address
+    cdef int local_port
+    cdef _Lookup lookup                # the name resolution this connect() waits for
+    cdef object pending_options        # connect() while a destroyed connection is still closing
+
+
 cdef class Socket(Stream):
     cdef tuple remote_cache            # (address, family, port), fetched once when asked
     cdef tuple local_cache
-    cdef list connect_addresses        # [(family, address)] not yet tried
-    cdef object connect_host
-    cdef int connect_port
-    cdef object current_address
-    cdef object local_address
-    cdef int local_port
+    cdef _Dial dial                    # the last connect()'s state; None on accepted sockets
     cdef unsigned char no_delay
     cdef unsigned char keep_alive
     cdef uint64_t keep_alive_delay_ms
-    cdef _Lookup pending_lookup        # the name resolution this connect() waits for
-    cdef object pending_connect        # connect() while a destroyed connection is still closing
 
     cdef void _start_connect(self, object options) except *
     cdef void _reset(self) except *
