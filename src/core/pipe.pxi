@@ -19,7 +19,7 @@ cdef class _Pipe:
 
     def __call__(self, chunk):
         cdef bint flowing
-        if isinstance(self.destination, Stream):
+        if self.to_stream:
             flowing = (<Stream>self.destination)._write_data(
                 chunk if type(chunk) is bytes else _as_bytes(chunk, None), None)
         else:
@@ -52,7 +52,7 @@ cdef class _Pipe:
     cdef void end_destination_now(self) except *:
         if not self.end_destination:
             return
-        if isinstance(self.destination, Stream):
+        if self.to_stream:
             (<Stream>self.destination)._end()
         else:
             self.destination.end()
@@ -70,7 +70,7 @@ cdef class _Pipe:
             if link is not None:
                 link.next_from_source = self.next_from_source
         self.next_from_source = None
-        if isinstance(self.destination, Stream):
+        if self.to_stream:
             _unlink_feeder(<Stream>self.destination, self)
         else:
             self.destination.off('drain', self.on_drain)
@@ -90,17 +90,6 @@ cdef void _unlink_feeder(Stream destination, _Pipe pipe):
     pipe.next_into_destination = None
 
 
-cdef _Pipe _forwarding_pipe(Stream source):
-    """The pipe whose chunks the source's read callback may forward in C: its only 'data'
-    listener is a pipe into a Stream, and chunks are bytes (no setEncoding()). Else None:
-    chunks become objects for the listeners."""
-    listener = source.data_listeners
-    if (type(listener) is _Pipe and source.decoder is None
-            and isinstance((<_Pipe>listener).destination, Stream)):
-        return <_Pipe>listener
-    return None
-
-
 cdef object _pipe(Stream source, object destination, object end):
     if not callable(getattr(destination, 'write', None)):
         raise TypeError('destination must have a write() method')
@@ -111,6 +100,7 @@ cdef object _pipe(Stream source, object destination, object end):
     link.next_from_source = source.pipes
     source.pipes = link
     if isinstance(destination, Stream):
+        link.to_stream = True
         link.next_into_destination = (<Stream>destination).feeders
         (<Stream>destination).feeders = link
     else:

@@ -59,6 +59,23 @@ cdef class Stream(Handle):
         self.reading = False
         return 0
 
+    @cython.final
+    cdef _StreamCold _cold(self):
+        if self.cold is None:
+            self.cold = _StreamCold.__new__(_StreamCold)
+        return self.cold
+
+    @cython.final
+    cdef _Pipe _forwarding_pipe(self):
+        """The pipe whose chunks the read callback may forward in C: the only 'data' listener
+        is a pipe into a Stream, and chunks are bytes (no setEncoding()). Else None: chunks
+        become objects for the listeners."""
+        listener = self.data_listeners
+        if (type(listener) is _Pipe and (<_Pipe>listener).to_stream
+                and (self.cold is None or self.cold.decoder is None)):
+            return <_Pipe>listener
+        return None
+
     cdef void _handle_closed(self) except *:
         """The stream's handle is gone: now 'close' may be emitted."""
         if self.emit_close_when_handle_closed:
@@ -74,8 +91,7 @@ cdef class Stream(Handle):
         if name != 'data':
             return
         self.data_listeners = self._entry('data')
-        self.forward = _forwarding_pipe(self)
-        if self.data_listeners is not None and self.held_chunks:
+        if self.data_listeners is not None and self.cold is not None and self.cold.held_chunks:
             self._schedule_held_delivery()
 
     cdef void _schedule_held_delivery(self):
@@ -86,14 +102,15 @@ cdef class Stream(Handle):
     cdef void _deliver_held(self) except *:
         """Delivers, in order, what was read before the first 'data' listener came."""
         self.held_delivery_scheduled = False
-        while (self.held_chunks and (self.data_listeners is not None or self.flowing)
+        cdef _StreamCold cold = self._cold()
+        while (cold.held_chunks and (self.data_listeners is not None or self.flowing)
                and not self.paused and not self.is_destroyed):
-            chunk = self.held_chunks.pop(0)
-            self.held_bytes -= len(chunk)
+            chunk = cold.held_chunks.pop(0)
+            cold.held_bytes -= len(chunk)
             if self.data_listeners is not None:
                 self._emit_event1('data', chunk)
-        if not self.held_chunks:
-            self.held_chunks = None
+        if not cold.held_chunks:
+            cold.held_chunks = None
             if self.readable_ended and not self.end_emitted and not self.is_destroyed:
                 self._emit_end()
         self._update_reading()
@@ -102,8 +119,8 @@ cdef class Stream(Handle):
         """Reads from the kernel exactly when the socket is open, unpaused and below its mark."""
         cdef bint should = (self.uv_handle != NULL and self.connected and not self.is_destroyed
                             and not self.paused and not self.readable_ended
-                            and (self.held_chunks is None
-                                 or self.held_bytes < self.high_water_mark))
+                            and (self.cold is None or self.cold.held_chunks is None
+                                 or self.cold.held_bytes < self.high_water_mark))
         cdef int status
         if should and not self.reading:
             status = uv_read_start(<uv_stream_t*>self.uv_handle, _on_read_alloc, _on_stream_read)
@@ -116,9 +133,11 @@ cdef class Stream(Handle):
             self.reading = False
 
     cdef void _read_done(self, ssize_t nread, const uv_buf_t* buf) except *:
+        cdef _Pipe pipe
         if nread > 0:
-            if self.forward is not None:
-                self.forward.forward(buf.base, nread)
+            pipe = self._forwarding_pipe()
+            if pipe is not None:
+                pipe.forward(buf.base, nread)
                 return
             self._on_data(PyBytes_FromStringAndSize(buf.base, nread), nread)
         elif nread == UV_EOF:
@@ -130,12 +149,13 @@ cdef class Stream(Handle):
         self.bytes_read += nread
         if self.idle is not None:
             self.idle.touch()
-        if self.decoder is not None:
-            chunk = self.decoder.decode(chunk)
+        cdef _StreamCold cold = self.cold
+        if cold is not None and cold.decoder is not None:
+            chunk = cold.decoder.decode(chunk)
             if not chunk:
                 return 0
         listeners = self.data_listeners
-        if listeners is None or self.held_chunks:
+        if listeners is None or (cold is not None and cold.held_chunks):
             if listeners is None and self.flowing:
                 return 0        # resume() without a 'data' listener discards, as in Node
             self._hold(chunk)
@@ -147,24 +167,25 @@ cdef class Stream(Handle):
         return 0
 
     cdef void _hold(self, object chunk) except *:
-        if self.held_chunks is None:
-            self.held_chunks = []
-        self.held_chunks.append(chunk)
-        self.held_bytes += len(chunk)
-        if self.held_bytes >= self.high_water_mark:
+        cdef _StreamCold cold = self._cold()
+        if cold.held_chunks is None:
+            cold.held_chunks = []
+        cold.held_chunks.append(chunk)
+        cold.held_bytes += len(chunk)
+        if cold.held_bytes >= self.high_water_mark:
             self._update_reading()
 
     cdef void _on_eof(self) except *:
         self.readable_ended = True
         self._update_reading()
-        if self.held_chunks:
+        if self.cold is not None and self.cold.held_chunks:
             return        # 'end' follows the held chunks (_deliver_held)
         self._emit_end()
 
     cdef void _emit_end(self) except *:
         self.end_emitted = True
-        if self.decoder is not None:
-            tail = self.decoder.decode(b'', True)
+        if self.cold is not None and self.cold.decoder is not None:
+            tail = self.cold.decoder.decode(b'', True)
             if tail and self.data_listeners is not None:
                 self._emit_event1('data', tail)
         if self.pipes is not None:
@@ -386,8 +407,10 @@ cdef class Stream(Handle):
     cdef void _finish(self) except *:
         """Our sending side is shut down: end() callbacks, then 'finish' (Node's order)."""
         self.finished = True
-        callbacks = self.end_callbacks
-        self.end_callbacks = None
+        callbacks = None
+        if self.cold is not None:
+            callbacks = self.cold.end_callbacks
+            self.cold.end_callbacks = None
         if callbacks:
             _call_each(callbacks, None)
         self._emit_event0('finish')
@@ -416,12 +439,13 @@ cdef class Stream(Handle):
         # What user space still holds is dropped, and the write libuv has is cancelled (its
         # buffers stay alive until its callback): their callbacks hear why, after 'error'.
         callbacks = ((self.inflight_callbacks or []) + (self.queued_callbacks or [])
-                     + (self.end_callbacks or []))
+                     + ((self.cold.end_callbacks if self.cold is not None else None) or []))
         self.inflight_callbacks = None
         self.queued = None
         self.queued_callbacks = None
         self.queued_bytes = 0
-        self.end_callbacks = None
+        if self.cold is not None:
+            self.cold.end_callbacks = None
         if any(cb is not None for cb in callbacks):
             if error is None:
                 error = net_error('ERR_STREAM_DESTROYED' if was_connected else
@@ -473,7 +497,7 @@ cdef class Stream(Handle):
         self.paused = paused
         if not paused:
             self.flowing = True
-            if self.held_chunks:
+            if self.cold is not None and self.cold.held_chunks:
                 self._schedule_held_delivery()
         self._update_reading()
 

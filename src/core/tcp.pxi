@@ -80,8 +80,9 @@ cdef class Socket(Stream):
         self.ending = self.shutdown_started = self.finished = self.need_drain = False
         self.shutdown_wanted = False
         self.bytes_read = self.bytes_written = 0
-        self.held_chunks = None
-        self.held_bytes = 0
+        if self.cold is not None:
+            self.cold.held_chunks = None
+            self.cold.held_bytes = 0
         self.remote_cache = self.local_cache = None
 
     cdef void _lookup_done(self, _Lookup lookup, int status, list addresses) except *:
@@ -216,9 +217,10 @@ cdef class Socket(Stream):
             elif self.is_destroyed:
                 _loop.ticks.append((callback, (net_error('ERR_STREAM_DESTROYED'),)))
             else:
-                if self.end_callbacks is None:
-                    self.end_callbacks = []
-                self.end_callbacks.append(callback)
+                cold = self._cold()
+                if cold.end_callbacks is None:
+                    cold.end_callbacks = []
+                cold.end_callbacks.append(callback)
         self._end()
         return self
 
@@ -261,14 +263,14 @@ cdef class Socket(Stream):
         """From now on 'data' gives str (None means 'utf8'); characters split across reads are
         kept whole, and chunks still held for the first 'data' listener are converted too."""
         _check_loop_thread()
-        self.decoder = _encoding.decoder(_encoding.normalize(
+        cdef _StreamCold cold = self._cold()
+        cold.decoder = _encoding.decoder(_encoding.normalize(
             'utf8' if encoding is None else encoding))
-        self.forward = None             # str chunks: pipe() goes through its listener
-        if self.held_chunks:
-            converted = [self.decoder.decode(chunk) if not isinstance(chunk, str) else chunk
-                         for chunk in self.held_chunks]
-            self.held_chunks = [chunk for chunk in converted if chunk]
-            self.held_bytes = sum([len(chunk) for chunk in self.held_chunks])
+        if cold.held_chunks:
+            converted = [cold.decoder.decode(chunk) if not isinstance(chunk, str) else chunk
+                         for chunk in cold.held_chunks]
+            cold.held_chunks = [chunk for chunk in converted if chunk]
+            cold.held_bytes = sum([len(chunk) for chunk in cold.held_chunks])
         return self
 
     def setTimeout(self, ms, callback=None):

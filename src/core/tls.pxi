@@ -124,6 +124,7 @@ cdef class TLSSocket(Socket):
 
     cdef void _deliver_plaintext(self) except *:
         cdef Py_ssize_t n
+        cdef _Pipe pipe
         while self.tls_state == TLS_OPEN and not self.is_destroyed and not self.readable_ended:
             if self.paused:
                 return                      # resume() pumps again
@@ -140,8 +141,9 @@ cdef class TLSSocket(Socket):
             if n == 0:
                 self._on_eof()
                 break
-            if self.forward is not None:
-                self.forward.forward(_read_buffer, n)
+            pipe = self._forwarding_pipe()
+            if pipe is not None:
+                pipe.forward(_read_buffer, n)
             else:
                 self._on_data(PyBytes_FromStringAndSize(_read_buffer, n), n)
             # One read returns at most one record, and the read buffer is larger than any

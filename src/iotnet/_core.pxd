@@ -132,8 +132,7 @@ cdef class Stream(Handle):
     # What a read -> 'data' -> write() round touches comes first, so it shares cache lines.
     cdef object data_listeners         # the 'data' listener (a tuple if several), cached for
                                        # the read callback; None when there is none
-    cdef object decoder
-    cdef list held_chunks              # chunks read while no 'data' listener exists
+    cdef _StreamCold cold              # what few connections use; None until then
     cdef list queued                   # bytes/memoryviews for the next uv_write
     cdef uint64_t bytes_read
     cdef uint64_t bytes_written
@@ -158,7 +157,6 @@ cdef class Stream(Handle):
     cdef unsigned char readable_ended         # the peer's EOF was read
     cdef unsigned char end_emitted
     cdef unsigned char held_delivery_scheduled
-    cdef Py_ssize_t held_bytes
     # writing
     cdef unsigned char shutdown_wanted        # the sending side may shut down once flushed
     cdef unsigned char shutdown_started
@@ -169,13 +167,14 @@ cdef class Stream(Handle):
     cdef list inflight                 # kept alive while libuv writes them
     cdef list inflight_callbacks
     cdef Py_ssize_t inflight_bytes
-    cdef list end_callbacks
     cdef _Pipe pipes                   # the first of this stream's pipe()s, or None
     cdef _Pipe feeders                 # the first pipe() into this stream, or None
-    cdef _Pipe forward                 # the one pipe() whose chunks go from the read buffer
-                                       # straight to its destination (pipe.pxi), or None
 
     cdef int _create_handle(self) except -1
+    @cython.final
+    cdef _StreamCold _cold(self)
+    @cython.final
+    cdef _Pipe _forwarding_pipe(self)
     cdef void _schedule_held_delivery(self)
     cdef void _deliver_held(self) except *
     cdef void _update_reading(self) except *
@@ -214,6 +213,14 @@ cdef class Stream(Handle):
     cdef void _set_idle_timeout(self, uint64_t timeout_ms) except *
 
 
+cdef class _StreamCold:
+    """A Stream's state that few connections ever use, allocated on first use."""
+    cdef object decoder                # setEncoding()'s
+    cdef list held_chunks              # chunks read while no 'data' listener exists
+    cdef Py_ssize_t held_bytes
+    cdef list end_callbacks            # end(callback)'s
+
+
 cdef class _IdleTimeout(Handle):
     cdef Stream stream
     cdef uint64_t timeout_ms
@@ -232,6 +239,7 @@ cdef class _Pipe:
     cdef _Pipe next_into_destination   # the next pipe into a Stream destination (its feeders)
     cdef unsigned char end_destination
     cdef unsigned char paused_source
+    cdef unsigned char to_stream       # the destination is a Stream: chunks may go in C
 
     cdef void resume_source(self) except *
     cdef void forward(self, const char* data, Py_ssize_t size) except *
