@@ -148,7 +148,7 @@ cdef class Server(Handle):
         sock.high_water_mark = self.high_water_mark
         sock.no_delay = self.no_delay
         sock.keep_alive = self.keep_alive
-        sock.keep_alive_delay_ms = self.keep_alive_delay_ms
+        sock.keep_alive_delay_ms = _delay_ms32(self.keep_alive_delay_ms)
         sock._apply_tcp_options()
         sock.parent = self
         self.connections += 1

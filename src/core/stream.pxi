@@ -276,9 +276,9 @@ cdef class Stream(Handle):
     cdef void _queue(self, object data, Py_ssize_t size, object callback) except *:
         if self.queued is None:
             self.queued = []
-            self.queued_callbacks = []
+            self._cold().queued_callbacks = []
         self.queued.append(data)
-        self.queued_callbacks.append(callback)
+        self.cold.queued_callbacks.append(callback)
         self.queued_bytes += size
 
     cdef int _flush_queue(self) except -1:
@@ -298,11 +298,12 @@ cdef class Stream(Handle):
                 view = PyMemoryView_GET_BUFFER(data)
                 req.bufs[i].base = <char*>view.buf
                 req.bufs[i].len = view.len
-        self.inflight = buffers
-        self.inflight_callbacks = self.queued_callbacks
-        self.inflight_bytes = self.queued_bytes
+        cdef _StreamCold cold = self.cold
+        cold.inflight = buffers
+        cold.inflight_callbacks = cold.queued_callbacks
+        cold.inflight_bytes = self.queued_bytes
         self.queued = None
-        self.queued_callbacks = None
+        cold.queued_callbacks = None
         self.queued_bytes = 0
         req.req.data = <void*>self
         cdef int status = uv_write(&req.req, <uv_stream_t*>self.uv_handle, req.bufs,
@@ -315,11 +316,12 @@ cdef class Stream(Handle):
         return 0
 
     cdef void _write_done(self, int status) except *:
-        callbacks = self.inflight_callbacks
-        cdef Py_ssize_t nbytes = self.inflight_bytes
-        self.inflight = None
-        self.inflight_callbacks = None
-        self.inflight_bytes = 0
+        cdef _StreamCold cold = self.cold
+        callbacks = cold.inflight_callbacks
+        cdef Py_ssize_t nbytes = cold.inflight_bytes
+        cold.inflight = None
+        cold.inflight_callbacks = None
+        cold.inflight_bytes = 0
         self.write_in_flight = False
         if self.is_destroyed:
             return          # cancelled by destroy(), which has called back already
@@ -438,14 +440,14 @@ cdef class Stream(Handle):
             _call_later(_later_emit_error, self, error)
         # What user space still holds is dropped, and the write libuv has is cancelled (its
         # buffers stay alive until its callback): their callbacks hear why, after 'error'.
-        callbacks = ((self.inflight_callbacks or []) + (self.queued_callbacks or [])
-                     + ((self.cold.end_callbacks if self.cold is not None else None) or []))
-        self.inflight_callbacks = None
+        cdef _StreamCold cold = self.cold
+        callbacks = []
+        if cold is not None:
+            callbacks = ((cold.inflight_callbacks or []) + (cold.queued_callbacks or [])
+                         + (cold.end_callbacks or []))
+            cold.inflight_callbacks = cold.queued_callbacks = cold.end_callbacks = None
         self.queued = None
-        self.queued_callbacks = None
         self.queued_bytes = 0
-        if self.cold is not None:
-            self.cold.end_callbacks = None
         if any(cb is not None for cb in callbacks):
             if error is None:
                 error = net_error('ERR_STREAM_DESTROYED' if was_connected else

@@ -48,7 +48,7 @@ cdef class Socket(Stream):
             self.no_delay = True
         if options['keepAlive']:
             self.keep_alive = True
-            self.keep_alive_delay_ms = options['keepAliveInitialDelay']
+            self.keep_alive_delay_ms = _delay_ms32(options['keepAliveInitialDelay'])
         cdef _Dial dial = _Dial.__new__(_Dial)
         dial.local_address = options['localAddress']
         dial.local_port = options['localPort']
@@ -313,7 +313,7 @@ cdef class Socket(Stream):
         """TCP keep-alive; initialDelay in ms, rounded down to seconds (0: the system's)."""
         _check_loop_thread()
         self.keep_alive = bool(enable)
-        self.keep_alive_delay_ms = _args.milliseconds(initialDelay, 'initialDelay')
+        self.keep_alive_delay_ms = _delay_ms32(_args.milliseconds(initialDelay, 'initialDelay'))
         if self.connected and not self.is_pipe and self.uv_handle != NULL:
             _set_keepalive(<uv_tcp_t*>self.uv_handle, self.keep_alive, self.keep_alive_delay_ms)
         return self
@@ -390,7 +390,8 @@ cdef class Socket(Stream):
     @property
     def bytesWritten(self):
         """Bytes written, counting those still queued (before the connection too), as Node."""
-        return self.bytes_written + self.inflight_bytes + self.queued_bytes
+        inflight = self.cold.inflight_bytes if self.cold is not None else 0
+        return self.bytes_written + inflight + self.queued_bytes
 
     @property
     def writableLength(self):
@@ -464,6 +465,10 @@ cdef class Socket(Stream):
     set_timeout = setTimeout
     set_no_delay = setNoDelay
     set_keep_alive = setKeepAlive
+
+
+cdef inline unsigned int _delay_ms32(uint64_t ms):
+    return <unsigned int>(ms if ms < 0xFFFFFFFF else 0xFFFFFFFF)
 
 
 cdef void _set_keepalive(uv_tcp_t* handle, bint enable, uint64_t initial_delay_ms) except *:

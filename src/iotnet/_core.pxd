@@ -130,14 +130,19 @@ cdef class Immediate:
 
 cdef class Stream(Handle):
     # What a read -> 'data' -> write() round touches comes first, so it shares cache lines.
+    # The flags sit together: one byte each, with no padding between them.
     cdef object data_listeners         # the 'data' listener (a tuple if several), cached for
                                        # the read callback; None when there is none
     cdef _StreamCold cold              # what few connections use; None until then
     cdef list queued                   # bytes/memoryviews for the next uv_write
+    cdef Py_ssize_t queued_bytes
     cdef uint64_t bytes_read
     cdef uint64_t bytes_written
     cdef _IdleTimeout idle             # setTimeout()'s timer; None while there is no timeout
     cdef Py_ssize_t high_water_mark
+    cdef Handle parent                 # the Server that accepted it: told of destroy and close
+    cdef _Pipe pipes                   # the first of this stream's pipe()s, or None
+    cdef _Pipe feeders                 # the first pipe() into this stream, or None
     cdef unsigned char connected
     cdef unsigned char ending                 # end() was called: no more writes
     cdef unsigned char is_destroyed           # destroy() ran: no more I/O, 'close' is on its way
@@ -149,7 +154,6 @@ cdef class Stream(Handle):
     cdef unsigned char closed                 # 'close' was emitted
     cdef unsigned char emit_close_when_handle_closed
     cdef unsigned char had_error
-    cdef Handle parent                 # the Server that accepted it: told of destroy and close
     # reading
     cdef unsigned char reading                # uv_read_start is in effect
     cdef unsigned char paused                 # pause() (by the user or by pipe backpressure)
@@ -162,13 +166,6 @@ cdef class Stream(Handle):
     cdef unsigned char shutdown_started
     cdef unsigned char finished               # 'finish' was emitted
     cdef unsigned char need_drain
-    cdef list queued_callbacks         # parallel to queued
-    cdef Py_ssize_t queued_bytes
-    cdef list inflight                 # kept alive while libuv writes them
-    cdef list inflight_callbacks
-    cdef Py_ssize_t inflight_bytes
-    cdef _Pipe pipes                   # the first of this stream's pipe()s, or None
-    cdef _Pipe feeders                 # the first pipe() into this stream, or None
 
     cdef int _create_handle(self) except -1
     @cython.final
@@ -219,6 +216,11 @@ cdef class _StreamCold:
     cdef list held_chunks              # chunks read while no 'data' listener exists
     cdef Py_ssize_t held_bytes
     cdef list end_callbacks            # end(callback)'s
+    # the write backlog: the callbacks of Stream.queued; the uv_write libuv has
+    cdef list queued_callbacks
+    cdef list inflight                 # its buffers, kept alive while libuv writes them
+    cdef list inflight_callbacks
+    cdef Py_ssize_t inflight_bytes
 
 
 cdef class _IdleTimeout(Handle):
@@ -265,7 +267,7 @@ cdef class Socket(Stream):
     cdef _Dial dial                    # the last connect()'s state; None on accepted sockets
     cdef unsigned char no_delay
     cdef unsigned char keep_alive
-    cdef uint64_t keep_alive_delay_ms
+    cdef unsigned int keep_alive_delay_ms   # 32 bits: the kernel's limit is 32767 s anyway
 
     cdef void _start_connect(self, object options) except *
     cdef void _reset(self) except *
