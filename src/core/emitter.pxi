@@ -1,6 +1,6 @@
 # EventEmitter: Node's listener semantics, with listener lists kept as tuples so that an emit
 # walks a snapshot without copying (a listener removed during an emit still runs for it), and
-# a hook that lets Socket cache its 'data' listeners for the read path.
+# storage methods a Stream overrides to keep its 'data' listeners where the read path looks.
 
 
 cdef class _OnceListener:
@@ -26,10 +26,12 @@ cdef inline object _unwrap(object listener):
     return listener
 
 
-# Listener storage, small because every connection has one: None, or one flat tuple
-# (name, entry, name, entry, ...) in the order the names were first added, where an entry is
-# the one listener itself or a tuple of two or more (a listener is callable, so never a tuple).
-# A dict and a tuple per name cost a connection about 250 bytes more.
+# Listener storage, small because every connection has one. An entry is the one listener
+# itself or a tuple of two or more (a listener is callable, so never a tuple). With listeners
+# for one name only, _event_name is that name and _events its entry; else _event_name is None
+# and _events is None or one flat tuple (name, entry, name, entry, ...) in the order the names
+# were first added. A dict and a tuple per name cost a connection about 250 bytes more; the
+# one-name case saves the flat tuple (72 bytes). A Stream keeps 'data' in a field of its own.
 
 cdef inline Py_ssize_t _name_index(tuple events, object name) except -2:
     cdef Py_ssize_t i
@@ -38,6 +40,12 @@ cdef inline Py_ssize_t _name_index(tuple events, object name) except -2:
         if key is name or key == name:
             return i
     return -1
+
+
+cdef inline object _entry_of(tuple listeners):
+    if not listeners:
+        return None
+    return listeners[0] if len(listeners) == 1 else listeners
 
 
 cdef inline tuple _as_tuple(object entry):
@@ -72,32 +80,43 @@ cdef class EventEmitter:
     def __init__(self, *args, **kwargs):
         pass
 
-    cdef void _listeners_changed(self, object name):
-        """Called after the listeners of `name` changed; subclasses cache what they need."""
-        pass
-
     cdef object _entry(self, object name):
         """The listeners of `name`: None, the one listener, or a tuple of them."""
+        if self._event_name is not None:
+            key = self._event_name
+            return self._events if key is name or key == name else None
         if self._events is None:
             return None
-        cdef Py_ssize_t i = _name_index(self._events, name)
-        return None if i < 0 else self._events[i + 1]
+        cdef Py_ssize_t i = _name_index(<tuple>self._events, name)
+        return None if i < 0 else (<tuple>self._events)[i + 1]
+
+    cdef tuple _event_pairs(self):
+        """The storage as one flat tuple (name, entry, ...)."""
+        if self._event_name is not None:
+            return (self._event_name, self._events)
+        return <tuple>self._events if self._events is not None else ()
+
+    cdef list _names(self):
+        return list(self._event_pairs()[::2])
 
     cdef tuple _get(self, object name):
         return _as_tuple(self._entry(name))
 
     cdef void _set_listeners(self, object name, tuple listeners) except *:
-        """Stores the listeners of `name` (none: the name goes), then tells the subclass."""
-        cdef tuple events = self._events if self._events is not None else ()
+        """Stores the listeners of `name` (none: the name goes). Stream keeps 'data' apart."""
+        cdef tuple events = self._event_pairs()
         cdef Py_ssize_t i = _name_index(events, name)
-        entry = None if not listeners else listeners[0] if len(listeners) == 1 else listeners
+        entry = _entry_of(listeners)
         if i >= 0:
             events = (events[:i] + events[i + 2:] if entry is None
                       else events[:i + 1] + (entry,) + events[i + 2:])
         elif entry is not None:
             events = events + (name, entry)
-        self._events = events if events else None
-        self._listeners_changed(name)
+        if len(events) == 2 and events[0] is not None:
+            self._event_name, self._events = events
+        else:
+            self._event_name = None
+            self._events = events if events else None
 
     cdef _add(self, object name, object listener, bint prepend):
         _check_loop_thread()
@@ -218,14 +237,13 @@ cdef class EventEmitter:
     def removeAllListeners(self, name=None):
         """Removes the listeners of `name` (of every event when None); returns self."""
         _check_loop_thread()
-        if self._events is not None:
-            if name is not None:
-                self._remove_all(name)
-            else:
-                # As in Node: 'removeListener' listeners go last, so they hear the others go.
-                for each in [n for n in self._events[::2] if n != 'removeListener']:
-                    self._remove_all(each)
-                self._remove_all(u'removeListener')
+        if name is not None:
+            self._remove_all(name)
+        else:
+            # As in Node: 'removeListener' listeners go last, so they hear the others go.
+            for each in [n for n in self._names() if n != 'removeListener']:
+                self._remove_all(each)
+            self._remove_all(u'removeListener')
         return self
 
     def emit(self, name, *args):
@@ -243,7 +261,7 @@ cdef class EventEmitter:
         return len(self._get(name))
 
     def eventNames(self):
-        return [] if self._events is None else list(self._events[::2])
+        return self._names()
 
     addListener = on
     removeListener = off

@@ -76,6 +76,12 @@ cdef class Stream(Handle):
             return <_Pipe>listener
         return None
 
+    cdef list _names(self):
+        names = EventEmitter._names(self)
+        if self.data_listeners is not None:
+            names.insert(0, u'data')
+        return names
+
     cdef void _handle_closed(self) except *:
         """The stream's handle is gone: now 'close' may be emitted."""
         if self.emit_close_when_handle_closed:
@@ -87,10 +93,19 @@ cdef class Stream(Handle):
 
     # -- reading --------------------------------------------------------------------------------
 
-    cdef void _listeners_changed(self, object name):
-        if name != 'data':
+    # 'data' is kept in data_listeners only, where the read callback looks (eventNames() lists
+    # it first): a connection whose other listeners are for one name needs no tuple at all.
+
+    cdef object _entry(self, object name):
+        if name == u'data':
+            return self.data_listeners
+        return EventEmitter._entry(self, name)
+
+    cdef void _set_listeners(self, object name, tuple listeners) except *:
+        if name != u'data':
+            EventEmitter._set_listeners(self, name, listeners)
             return
-        self.data_listeners = self._entry('data')
+        self.data_listeners = _entry_of(listeners)
         if self.data_listeners is not None and self.cold is not None and self.cold.held_chunks:
             self._schedule_held_delivery()
 

@@ -92,7 +92,8 @@ def idle_timeout(value):
 def _high_water_mark(value):
     if value is None:
         return DEFAULT_HIGH_WATER_MARK_BYTES
-    return _int_in_range(value, "highWaterMark", 0, sys.maxsize)
+    # 32 bits in the core (a connection's flags share its word): marks up to 4 GiB - 1.
+    return _int_in_range(value, "highWaterMark", 0, 2 ** 32 - 1)
 
 
 def max_connections(value):

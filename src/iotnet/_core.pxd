@@ -66,11 +66,13 @@ cdef class _Later:
 
 
 cdef class EventEmitter:
-    cdef tuple _events                 # (name, listeners, ...): see emitter.pxi; None when empty
+    cdef object _event_name            # the one name with listeners, if only one has (emitter.pxi)
+    cdef object _events                # its listeners; else None or (name, listeners, ...)
     cdef object __weakref__
 
-    cdef void _listeners_changed(self, object name)
     cdef object _entry(self, object name)
+    cdef tuple _event_pairs(self)
+    cdef list _names(self)
     cdef tuple _get(self, object name)
     cdef void _set_listeners(self, object name, tuple listeners) except *
     cdef _add(self, object name, object listener, bint prepend)
@@ -139,10 +141,10 @@ cdef class Stream(Handle):
     cdef uint64_t bytes_read
     cdef uint64_t bytes_written
     cdef _IdleTimeout idle             # setTimeout()'s timer; None while there is no timeout
-    cdef Py_ssize_t high_water_mark
     cdef Handle parent                 # the Server that accepted it: told of destroy and close
     cdef _Pipe pipes                   # the first of this stream's pipe()s, or None
     cdef _Pipe feeders                 # the first pipe() into this stream, or None
+    cdef unsigned int high_water_mark  # 32 bits: it fills the flags' last word (4 GiB - 1 at most)
     cdef unsigned char connected
     cdef unsigned char ending                 # end() was called: no more writes
     cdef unsigned char is_destroyed           # destroy() ran: no more I/O, 'close' is on its way
