@@ -311,6 +311,34 @@ def test_other_threads_run_while_the_loop_waits():
     assert counted[0] == 100000
 
 
+def test_a_thread_started_from_a_callback_runs_while_the_loop_waits():
+    """While the loop's thread is the only Python thread, the loop keeps the GIL through its
+    polls; a thread started from a callback must still run as soon as the loop waits. It
+    counts, then clears the timer a minute away that is all the loop waits for. (Had the loop
+    kept the GIL in epoll, the thread could not run, and the bounded run() would fail.)"""
+    assert threading.active_count() == 1, "another thread would hide what this test checks"
+    counted = [0]
+    far = iotnet.setTimeout(lambda: None, 60000)
+    threads = []
+
+    def counting_thread():
+        while counted[0] < 100000:
+            counted[0] += 1
+        iotnet.call_soon_threadsafe(iotnet.clearTimeout, far)
+
+    def start_thread():
+        threads.append(threading.Thread(target=counting_thread))
+        threads[0].start()
+
+    iotnet.setImmediate(start_thread)
+    try:
+        run_bounded(5)
+    finally:
+        for thread in threads:
+            thread.join()
+    assert counted[0] == 100000
+
+
 def test_call_soon_threadsafe_checks_its_callable():
     with pytest.raises(TypeError):
         iotnet.call_soon_threadsafe("not callable")
