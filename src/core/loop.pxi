@@ -3,6 +3,7 @@
 # from callbacks carried out of run().
 
 import collections as _collections
+from cpython.object cimport Py_SIZE
 import signal as _signal
 import socket as _socket
 import threading as _threading
@@ -128,7 +129,7 @@ cdef class Loop:
 
     cdef inline void after_callback(self) noexcept:
         """Node drains the nextTick queue after every callback into user code."""
-        if self.ticks:
+        if Py_SIZE(self.ticks):         # a deque's length, read from the object: no call
             self.run_ticks()
 
     # While an exception waits to be raised from run(), queued callbacks wait for the next run()

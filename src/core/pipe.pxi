@@ -35,19 +35,20 @@ cdef class _Pipe:
             self.paused_source = False
             self.source._set_paused(False)
 
-    cdef void forward(self, const char* data, Py_ssize_t size) except *:
+    cdef int forward(self, const char* data, Py_ssize_t size) except -1:
         """A read, forwarded from the read buffer by the source's read callback: what a call
         does, without a bytes object unless some must wait (_Stream._write_from_buffer)."""
         cdef Stream source = self.source
         source.bytes_read += size
         if source.idle is not None:
             source.idle.touch()
-        self.flowing((<Stream>self.destination)._write_from_buffer(data, size))
+        return self.flowing((<Stream>self.destination)._write_from_buffer(data, size))
 
-    cdef void flowing(self, bint flowing) except *:
+    cdef int flowing(self, bint flowing) except -1:
         if not flowing and not self.source.paused:
             self.paused_source = True
             self.source._set_paused(True)
+        return 0
 
     cdef void end_destination_now(self) except *:
         if not self.end_destination:

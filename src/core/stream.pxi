@@ -37,6 +37,17 @@ cdef inline bytes _as_bytes(object data, object encoding):
     return bytes(view.cast('B'))
 
 
+cdef inline _Pipe _forwarding_pipe(Stream stream):
+    """The pipe whose chunks the read callback may forward in C: the only 'data' listener is
+    a pipe into a Stream, and chunks are bytes (no setEncoding()). Else None: chunks become
+    objects for the listeners."""
+    listener = stream.data_listeners
+    if (type(listener) is _Pipe and (<_Pipe>listener).to_stream
+            and (stream.cold is None or stream.cold.decoder is None)):
+        return <_Pipe>listener
+    return None
+
+
 cdef class Stream(Handle):
     """The part of Socket that moves bytes (see Socket)."""
 
@@ -64,23 +75,6 @@ cdef class Stream(Handle):
         if self.cold is None:
             self.cold = _StreamCold.__new__(_StreamCold)
         return self.cold
-
-    @cython.final
-    cdef _Pipe _forwarding_pipe(self):
-        """The pipe whose chunks the read callback may forward in C: the only 'data' listener
-        is a pipe into a Stream, and chunks are bytes (no setEncoding()). Else None: chunks
-        become objects for the listeners."""
-        listener = self.data_listeners
-        if (type(listener) is _Pipe and (<_Pipe>listener).to_stream
-                and (self.cold is None or self.cold.decoder is None)):
-            return <_Pipe>listener
-        return None
-
-    cdef list _names(self):
-        names = EventEmitter._names(self)
-        if self.data_listeners is not None:
-            names.insert(0, u'data')
-        return names
 
     cdef void _handle_closed(self) except *:
         """The stream's handle is gone: now 'close' may be emitted."""
@@ -147,18 +141,18 @@ cdef class Stream(Handle):
             uv_read_stop(<uv_stream_t*>self.uv_handle)
             self.reading = False
 
-    cdef void _read_done(self, ssize_t nread, const uv_buf_t* buf) except *:
+    cdef int _read_done(self, ssize_t nread, const uv_buf_t* buf) except -1:
         cdef _Pipe pipe
         if nread > 0:
-            pipe = self._forwarding_pipe()
+            pipe = _forwarding_pipe(self)
             if pipe is not None:
-                pipe.forward(buf.base, nread)
-                return
+                return pipe.forward(buf.base, nread)
             self._on_data(PyBytes_FromStringAndSize(buf.base, nread), nread)
         elif nread == UV_EOF:
             self._on_eof()
         elif nread < 0:
             self._destroy(uv_error(<int>nread, 'read'))
+        return 0
 
     cdef int _on_data(self, object chunk, Py_ssize_t nread) except -1:
         self.bytes_read += nread

@@ -78,7 +78,7 @@ cdef class TLSSocket(Socket):
 
     # -- reading: ciphertext in, plaintext out ---------------------------------------------------
 
-    cdef void _read_done(self, ssize_t nread, const uv_buf_t* buf) except *:
+    cdef int _read_done(self, ssize_t nread, const uv_buf_t* buf) except -1:
         if nread > 0:
             # A small read is cheaper copied than viewed (one object instead of two).
             self.incoming_write(PyBytes_FromStringAndSize(buf.base, nread)
@@ -86,7 +86,7 @@ cdef class TLSSocket(Socket):
                                 else PyMemoryView_FromMemory(buf.base, nread, PyBUF_READ))
             self._tls_pump()
         elif nread == 0:
-            return                  # libuv's "nothing this time"
+            return 0                # libuv's "nothing this time"
         elif self.tls_state == TLS_HANDSHAKING:
             # EOF or a reset before the handshake ended: a server's socket goes with
             # 'tlsClientError', and no 'error' of its own.
@@ -96,6 +96,7 @@ cdef class TLSSocket(Socket):
             self._on_eof()          # also without close_notify, as Node
         elif nread < 0:
             self._destroy(uv_error(<int>nread, 'read'))
+        return 0
 
     cdef void _tls_pump(self) except *:
         """Drives the handshake, then delivers what plaintext the incoming BIO holds."""
@@ -141,7 +142,7 @@ cdef class TLSSocket(Socket):
             if n == 0:
                 self._on_eof()
                 break
-            pipe = self._forwarding_pipe()
+            pipe = _forwarding_pipe(self)
             if pipe is not None:
                 pipe.forward(_read_buffer, n)
             else:

@@ -172,12 +172,10 @@ cdef class Stream(Handle):
     cdef int _create_handle(self) except -1
     @cython.final
     cdef _StreamCold _cold(self)
-    @cython.final
-    cdef _Pipe _forwarding_pipe(self)
     cdef void _schedule_held_delivery(self)
     cdef void _deliver_held(self) except *
     cdef void _update_reading(self) except *
-    cdef void _read_done(self, ssize_t nread, const uv_buf_t* buf) except *
+    cdef int _read_done(self, ssize_t nread, const uv_buf_t* buf) except -1
     cdef int _on_data(self, object chunk, Py_ssize_t nread) except -1
     cdef void _hold(self, object chunk) except *
     cdef void _on_eof(self) except *
@@ -246,8 +244,8 @@ cdef class _Pipe:
     cdef unsigned char to_stream       # the destination is a Stream: chunks may go in C
 
     cdef void resume_source(self) except *
-    cdef void forward(self, const char* data, Py_ssize_t size) except *
-    cdef void flowing(self, bint flowing) except *
+    cdef int forward(self, const char* data, Py_ssize_t size) except -1
+    cdef int flowing(self, bint flowing) except -1
     cdef void end_destination_now(self) except *
     cdef void detach(self) except *
 
