@@ -7,7 +7,7 @@ their fields and C methods, are declared in _core.pxd.
 cimport cython
 from uv cimport *
 from libc.stdint cimport uint64_t
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
 
 include "core/constants.pxi"
 include "core/errors.pxi"

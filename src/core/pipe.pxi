@@ -42,7 +42,7 @@ cdef class _Pipe:
         source.bytes_read += size
         if source.idle is not None:
             source.idle.touch()
-        return self.flowing((<Stream>self.destination)._write_from_buffer(data, size))
+        return self.flowing((<Stream>self.destination)._write_from_buffer(data, size, None))
 
     cdef int flowing(self, bint flowing) except -1:
         if not flowing and not self.source.paused:

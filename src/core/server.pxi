@@ -14,6 +14,7 @@ cdef class Server(Handle):
         self.keep_alive = opts['keepAlive']
         self.keep_alive_delay_ms = opts['keepAliveInitialDelay']
         self.high_water_mark = opts['highWaterMark']
+        self.onread = opts['onread']
         if listener is not None:
             self.on('connection', listener)
 
@@ -146,6 +147,8 @@ cdef class Server(Handle):
             return
         sock.allow_half_open = self.allow_half_open
         sock.high_water_mark = self.high_water_mark
+        if self.onread is not None:
+            sock._set_onread(self.onread, True)
         sock.no_delay = self.no_delay
         sock.keep_alive = self.keep_alive
         sock.keep_alive_delay_ms = _delay_ms32(self.keep_alive_delay_ms)

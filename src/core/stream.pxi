@@ -8,6 +8,7 @@ cdef extern from "Python.h":
     ctypedef struct Py_buffer:
         void* buf
         Py_ssize_t len
+        int readonly
     Py_buffer* PyMemoryView_GET_BUFFER(object mview)
 
 from iotnet import _encoding
@@ -112,11 +113,14 @@ cdef class Stream(Handle):
         """Delivers, in order, what was read before the first 'data' listener came."""
         self.held_delivery_scheduled = False
         cdef _StreamCold cold = self._cold()
-        while (cold.held_chunks and (self.data_listeners is not None or self.flowing)
+        cdef bint onread = cold.onread_callback is not None
+        while (cold.held_chunks and (self.data_listeners is not None or self.flowing or onread)
                and not self.paused and not self.is_destroyed):
             chunk = cold.held_chunks.pop(0)
             cold.held_bytes -= len(chunk)
-            if self.data_listeners is not None:
+            if onread:
+                self._deliver_to_onread(PyBytes_AS_STRING(chunk), PyBytes_GET_SIZE(chunk))
+            elif self.data_listeners is not None:
                 self._emit_event1('data', chunk)
         if not cold.held_chunks:
             cold.held_chunks = None
@@ -144,6 +148,8 @@ cdef class Stream(Handle):
     cdef int _read_done(self, ssize_t nread, const uv_buf_t* buf) except -1:
         cdef _Pipe pipe
         if nread > 0:
+            if self.cold is not None and self.cold.onread_callback is not None:
+                return self._read_into_onread(buf.base, nread)
             pipe = _forwarding_pipe(self)
             if pipe is not None:
                 return pipe.forward(buf.base, nread)
@@ -152,6 +158,51 @@ cdef class Stream(Handle):
             self._on_eof()
         elif nread < 0:
             self._destroy(uv_error(<int>nread, 'read'))
+        return 0
+
+    # -- onread (Node's option): reads go into the user's buffer, and no object is made ----------
+
+    cdef void _set_onread(self, tuple spec, bint with_socket) except *:
+        """spec is (buffer or a function returning one, callback), checked by iotnet._args."""
+        cdef _StreamCold cold = self._cold()
+        cold.onread_buffer, cold.onread_callback = spec
+        cold.onread_view = None if callable(cold.onread_buffer) else memoryview(cold.onread_buffer)
+        cold.onread_gets_socket = with_socket
+
+    cdef int _read_into_onread(self, const char* data, Py_ssize_t size) except -1:
+        self.bytes_read += size
+        if self.idle is not None:
+            self.idle.touch()
+        return self._deliver_to_onread(data, size)
+
+    cdef int _deliver_to_onread(self, const char* data, Py_ssize_t size) except -1:
+        """One callback per bufferful. A callback that returns False pauses the socket (as in
+        Node); the rest of this read is held and delivered the same way at resume()."""
+        cdef _StreamCold cold = self.cold
+        cdef Py_buffer* target
+        cdef Py_ssize_t n
+        while size > 0 and not self.is_destroyed:
+            buffer = cold.onread_buffer
+            view = cold.onread_view
+            if view is None:                # a function gives the buffer for each read
+                buffer = buffer()
+                view = memoryview(buffer)
+            target = PyMemoryView_GET_BUFFER(view)
+            if target.readonly or target.len == 0:
+                raise TypeError("onread['buffer'] gave a read-only or empty buffer")
+            n = min(size, target.len)
+            memcpy(target.buf, data, n)
+            data += n
+            size -= n
+            if cold.onread_gets_socket:
+                result = cold.onread_callback(n, buffer, self)
+            else:
+                result = cold.onread_callback(n, buffer)
+            if result is False:
+                self._set_paused(True)
+                if size > 0:
+                    self._hold(PyBytes_FromStringAndSize(data, size))
+                break
         return 0
 
     cdef int _on_data(self, object chunk, Py_ssize_t nread) except -1:
@@ -273,14 +324,15 @@ cdef class Stream(Handle):
             return False
         return True
 
-    cdef bint _write_from_buffer(self, const char* data, Py_ssize_t size) except -1:
-        """write() of bytes in a buffer that is reused after the call: pipe()'s forwarding
-        from the read buffer, with no bytes object unless some must wait. (A TLSSocket
-        encrypts them instead.)"""
+    cdef bint _write_from_buffer(self, const char* data, Py_ssize_t size,
+                                 object callback) except -1:
+        """write() of bytes in a buffer that may change after the call (pipe()'s forwarding
+        from the read buffer, a bytearray or memoryview), with no bytes object unless some
+        must wait. (A TLSSocket encrypts them instead.)"""
         if self.ending or self.is_destroyed or not (self.connected or self.is_connecting):
-            self._write_refused(None)
+            self._write_refused(callback)
             return False
-        return self._send_buffer(data, size, None, None)
+        return self._send_buffer(data, size, None, callback)
 
     cdef void _queue(self, object data, Py_ssize_t size, object callback) except *:
         if self.queued is None:

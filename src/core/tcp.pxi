@@ -15,6 +15,8 @@ cdef class Socket(Stream):
         opts = _args.socket_options(options, kwargs)
         self.allow_half_open = opts['allowHalfOpen']
         self.high_water_mark = opts['highWaterMark']
+        if opts['onread'] is not None:
+            self._set_onread(opts['onread'], False)
 
     # -- connecting -----------------------------------------------------------------------------
 
@@ -198,6 +200,13 @@ cdef class Socket(Stream):
             callback, encoding = encoding, 'utf8'
         if callback is not None and not callable(callback):
             raise TypeError(f'callback must be callable, not {type(callback).__name__}')
+        cdef Py_buffer* view
+        if type(data) is memoryview or type(data) is bytearray:
+            # Sent from its memory; only what the kernel does not take at once is copied.
+            mview = data if type(data) is memoryview else memoryview(data)
+            if mview.c_contiguous:
+                view = PyMemoryView_GET_BUFFER(mview)
+                return self._write_from_buffer(<const char*>view.buf, view.len, callback)
         return self._write_data(_as_bytes(data, encoding), callback)
 
     def end(self, data=None, encoding='utf8', callback=None):

@@ -143,7 +143,9 @@ cdef class TLSSocket(Socket):
                 self._on_eof()
                 break
             pipe = _forwarding_pipe(self)
-            if pipe is not None:
+            if self.cold is not None and self.cold.onread_callback is not None:
+                self._read_into_onread(_read_buffer, n)
+            elif pipe is not None:
                 pipe.forward(_read_buffer, n)
             else:
                 self._on_data(PyBytes_FromStringAndSize(_read_buffer, n), n)
@@ -253,8 +255,9 @@ cdef class TLSSocket(Socket):
             return True
         return self._encrypt(data, callback)
 
-    cdef bint _write_from_buffer(self, const char* data, Py_ssize_t size) except -1:
-        return self._write_data(PyBytes_FromStringAndSize(data, size), None)
+    cdef bint _write_from_buffer(self, const char* data, Py_ssize_t size,
+                                 object callback) except -1:
+        return self._write_data(PyBytes_FromStringAndSize(data, size), callback)
 
     cdef bint _encrypt(self, bytes data, object callback) except -1:
         self.plain_bytes_written += PyBytes_GET_SIZE(data)

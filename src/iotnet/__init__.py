@@ -44,9 +44,11 @@ def createServer(options=None, connectionListener=None, **kwargs):
 
 
 def connect(*args, **kwargs):
-    """A new Socket connecting as Socket.connect(*args); also takes allowHalfOpen/highWaterMark."""
+    """A new Socket connecting as Socket.connect(*args); also takes allowHalfOpen,
+    highWaterMark and onread."""
     options, listener = _connect_args(args, kwargs)
-    sock = Socket(allowHalfOpen=options["allowHalfOpen"], highWaterMark=options["highWaterMark"])
+    sock = Socket(allowHalfOpen=options["allowHalfOpen"], highWaterMark=options["highWaterMark"],
+                  onread=options["onread"])
     return sock.connect(options, listener)
 
 

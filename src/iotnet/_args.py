@@ -140,12 +140,37 @@ def _path(value):
     return os.fspath(value)
 
 
+def onread(value):
+    """Node's onread option: {'buffer': a writable buffer (or a function returning one),
+    'callback': fn(nread, buf)} -> (buffer, callback), or None."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise TypeError(f"onread must be a dict with 'buffer' and 'callback', not "
+                        f"{type(value).__name__}")
+    buffer, callback = value.get("buffer"), value.get("callback")
+    if not callable(callback):
+        raise TypeError(f"onread['callback'] must be callable, not {type(callback).__name__}")
+    if not callable(buffer):
+        try:
+            view = memoryview(buffer)
+        except TypeError:
+            raise TypeError("onread['buffer'] must be a writable buffer (bytearray, "
+                            f"memoryview...) or a function, not {type(buffer).__name__}") from None
+        if view.readonly or not view.c_contiguous:
+            raise TypeError("onread['buffer'] must be writable and contiguous")
+        if view.nbytes == 0:
+            raise ValueError("onread['buffer'] must not be empty")
+    return buffer, callback
+
+
 def socket_options(options, kwargs):
-    """Socket(options): allowHalfOpen, highWaterMark."""
+    """Socket(options): allowHalfOpen, highWaterMark, onread."""
     opts = merge(options, kwargs, "Socket")
     return {
         "allowHalfOpen": boolean(opts.get("allowHalfOpen", False), "allowHalfOpen"),
         "highWaterMark": _high_water_mark(opts.get("highWaterMark")),
+        "onread": onread(opts.get("onread")),
     }
 
 
@@ -163,6 +188,7 @@ def server_args(options, listener, kwargs):
         "keepAliveInitialDelay": milliseconds(opts.get("keepAliveInitialDelay", 0),
                                               "keepAliveInitialDelay"),
         "highWaterMark": _high_water_mark(opts.get("highWaterMark")),
+        "onread": onread(opts.get("onread")),
     }, callable_or_none(listener, "connectionListener")
 
 
@@ -244,6 +270,7 @@ def connect_options(opts):
                                               "keepAliveInitialDelay"),
         "allowHalfOpen": boolean(opts.get("allowHalfOpen", False), "allowHalfOpen"),
         "highWaterMark": _high_water_mark(opts.get("highWaterMark")),
+        "onread": opts.get("onread"),       # checked by Socket(), which connect() makes
     })
 
 

@@ -176,6 +176,9 @@ cdef class Stream(Handle):
     cdef void _deliver_held(self) except *
     cdef void _update_reading(self) except *
     cdef int _read_done(self, ssize_t nread, const uv_buf_t* buf) except -1
+    cdef void _set_onread(self, tuple spec, bint with_socket) except *
+    cdef int _read_into_onread(self, const char* data, Py_ssize_t size) except -1
+    cdef int _deliver_to_onread(self, const char* data, Py_ssize_t size) except -1
     cdef int _on_data(self, object chunk, Py_ssize_t nread) except -1
     cdef void _hold(self, object chunk) except *
     cdef void _on_eof(self) except *
@@ -187,7 +190,8 @@ cdef class Stream(Handle):
     @cython.final
     cdef bint _send_buffer(self, const char* data, Py_ssize_t size, object owner,
                            object callback) except -1
-    cdef bint _write_from_buffer(self, const char* data, Py_ssize_t size) except -1
+    cdef bint _write_from_buffer(self, const char* data, Py_ssize_t size,
+                                 object callback) except -1
     cdef void _queue(self, object data, Py_ssize_t size, object callback) except *
     cdef int _flush_queue(self) except -1
     cdef void _write_done(self, int status) except *
@@ -216,6 +220,11 @@ cdef class _StreamCold:
     cdef list held_chunks              # chunks read while no 'data' listener exists
     cdef Py_ssize_t held_bytes
     cdef list end_callbacks            # end(callback)'s
+    # onread: the user's buffer (or a function giving one per read), its memoryview, callback
+    cdef object onread_buffer
+    cdef object onread_view
+    cdef object onread_callback
+    cdef unsigned char onread_gets_socket   # a server's onread: callback(nread, buf, sock)
     # the write backlog: the callbacks of Stream.queued; the uv_write libuv has
     cdef list queued_callbacks
     cdef list inflight                 # its buffers, kept alive while libuv writes them
@@ -300,6 +309,7 @@ cdef class Server(Handle):
     cdef unsigned char keep_alive
     cdef uint64_t keep_alive_delay_ms
     cdef Py_ssize_t high_water_mark
+    cdef tuple onread                  # (buffer, callback) for every accepted socket, or None
 
     cdef int _listen_on(self, dict spec, int family, str address) except? -9999
     cdef void _listen_pipe(self, dict spec) except *
