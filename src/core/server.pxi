@@ -14,7 +14,8 @@ cdef class Server(Handle):
         self.keep_alive = opts['keepAlive']
         self.keep_alive_delay_ms = opts['keepAliveInitialDelay']
         self.high_water_mark = opts['highWaterMark']
-        self.onread = opts['onread']
+        if opts['onread'] is not None:
+            self.onread = _new_onread(opts['onread'], True)
         if listener is not None:
             self.on('connection', listener)
 
@@ -148,7 +149,7 @@ cdef class Server(Handle):
         sock.allow_half_open = self.allow_half_open
         sock.high_water_mark = self.high_water_mark
         if self.onread is not None:
-            sock._set_onread(self.onread, True)
+            sock._cold().onread = self.onread
         sock.no_delay = self.no_delay
         sock.keep_alive = self.keep_alive
         sock.keep_alive_delay_ms = _delay_ms32(self.keep_alive_delay_ms)

@@ -49,6 +49,15 @@ cdef inline _Pipe _forwarding_pipe(Stream stream):
     return None
 
 
+cdef _OnRead _new_onread(tuple spec, bint gets_socket):
+    """spec is (buffer or a function returning one, callback), checked by iotnet._args."""
+    cdef _OnRead onread = _OnRead.__new__(_OnRead)
+    onread.buffer, onread.callback = spec
+    onread.view = None if callable(onread.buffer) else memoryview(onread.buffer)
+    onread.gets_socket = gets_socket
+    return onread
+
+
 cdef class Stream(Handle):
     """The part of Socket that moves bytes (see Socket)."""
 
@@ -113,7 +122,7 @@ cdef class Stream(Handle):
         """Delivers, in order, what was read before the first 'data' listener came."""
         self.held_delivery_scheduled = False
         cdef _StreamCold cold = self._cold()
-        cdef bint onread = cold.onread_callback is not None
+        cdef bint onread = cold.onread is not None
         while (cold.held_chunks and (self.data_listeners is not None or self.flowing or onread)
                and not self.paused and not self.is_destroyed):
             chunk = cold.held_chunks.pop(0)
@@ -148,7 +157,7 @@ cdef class Stream(Handle):
     cdef int _read_done(self, ssize_t nread, const uv_buf_t* buf) except -1:
         cdef _Pipe pipe
         if nread > 0:
-            if self.cold is not None and self.cold.onread_callback is not None:
+            if self.cold is not None and self.cold.onread is not None:
                 return self._read_into_onread(buf.base, nread)
             pipe = _forwarding_pipe(self)
             if pipe is not None:
@@ -162,13 +171,6 @@ cdef class Stream(Handle):
 
     # -- onread (Node's option): reads go into the user's buffer, and no object is made ----------
 
-    cdef void _set_onread(self, tuple spec, bint with_socket) except *:
-        """spec is (buffer or a function returning one, callback), checked by iotnet._args."""
-        cdef _StreamCold cold = self._cold()
-        cold.onread_buffer, cold.onread_callback = spec
-        cold.onread_view = None if callable(cold.onread_buffer) else memoryview(cold.onread_buffer)
-        cold.onread_gets_socket = with_socket
-
     cdef int _read_into_onread(self, const char* data, Py_ssize_t size) except -1:
         self.bytes_read += size
         if self.idle is not None:
@@ -178,12 +180,12 @@ cdef class Stream(Handle):
     cdef int _deliver_to_onread(self, const char* data, Py_ssize_t size) except -1:
         """One callback per bufferful. A callback that returns False pauses the socket (as in
         Node); the rest of this read is held and delivered the same way at resume()."""
-        cdef _StreamCold cold = self.cold
+        cdef _OnRead onread = self.cold.onread
         cdef Py_buffer* target
         cdef Py_ssize_t n
         while size > 0 and not self.is_destroyed:
-            buffer = cold.onread_buffer
-            view = cold.onread_view
+            buffer = onread.buffer
+            view = onread.view
             if view is None:                # a function gives the buffer for each read
                 buffer = buffer()
                 view = memoryview(buffer)
@@ -194,10 +196,10 @@ cdef class Stream(Handle):
             memcpy(target.buf, data, n)
             data += n
             size -= n
-            if cold.onread_gets_socket:
-                result = cold.onread_callback(n, buffer, self)
+            if onread.gets_socket:
+                result = onread.callback(n, buffer, self)
             else:
-                result = cold.onread_callback(n, buffer)
+                result = onread.callback(n, buffer)
             if result is False:
                 self._set_paused(True)
                 if size > 0:

@@ -16,7 +16,7 @@ cdef class Socket(Stream):
         self.allow_half_open = opts['allowHalfOpen']
         self.high_water_mark = opts['highWaterMark']
         if opts['onread'] is not None:
-            self._set_onread(opts['onread'], False)
+            self._cold().onread = _new_onread(opts['onread'], False)
 
     # -- connecting -----------------------------------------------------------------------------
 

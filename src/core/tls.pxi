@@ -143,7 +143,7 @@ cdef class TLSSocket(Socket):
                 self._on_eof()
                 break
             pipe = _forwarding_pipe(self)
-            if self.cold is not None and self.cold.onread_callback is not None:
+            if self.cold is not None and self.cold.onread is not None:
                 self._read_into_onread(_read_buffer, n)
             elif pipe is not None:
                 pipe.forward(_read_buffer, n)

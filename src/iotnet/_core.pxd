@@ -176,7 +176,6 @@ cdef class Stream(Handle):
     cdef void _deliver_held(self) except *
     cdef void _update_reading(self) except *
     cdef int _read_done(self, ssize_t nread, const uv_buf_t* buf) except -1
-    cdef void _set_onread(self, tuple spec, bint with_socket) except *
     cdef int _read_into_onread(self, const char* data, Py_ssize_t size) except -1
     cdef int _deliver_to_onread(self, const char* data, Py_ssize_t size) except -1
     cdef int _on_data(self, object chunk, Py_ssize_t nread) except -1
@@ -214,17 +213,21 @@ cdef class Stream(Handle):
     cdef void _set_idle_timeout(self, uint64_t timeout_ms) except *
 
 
+cdef class _OnRead:
+    """The onread option, shared by every socket a server accepts."""
+    cdef object buffer                 # the user's buffer, or a function giving one per read
+    cdef object view                   # the buffer's memoryview; None for a function
+    cdef object callback
+    cdef unsigned char gets_socket     # a server's: callback(nread, buf, sock)
+
+
 cdef class _StreamCold:
     """A Stream's state that few connections ever use, allocated on first use."""
     cdef object decoder                # setEncoding()'s
     cdef list held_chunks              # chunks read while no 'data' listener exists
     cdef Py_ssize_t held_bytes
     cdef list end_callbacks            # end(callback)'s
-    # onread: the user's buffer (or a function giving one per read), its memoryview, callback
-    cdef object onread_buffer
-    cdef object onread_view
-    cdef object onread_callback
-    cdef unsigned char onread_gets_socket   # a server's onread: callback(nread, buf, sock)
+    cdef _OnRead onread                # the onread option's, or None
     # the write backlog: the callbacks of Stream.queued; the uv_write libuv has
     cdef list queued_callbacks
     cdef list inflight                 # its buffers, kept alive while libuv writes them
@@ -309,7 +312,7 @@ cdef class Server(Handle):
     cdef unsigned char keep_alive
     cdef uint64_t keep_alive_delay_ms
     cdef Py_ssize_t high_water_mark
-    cdef tuple onread                  # (buffer, callback) for every accepted socket, or None
+    cdef _OnRead onread                # given to every accepted socket, or None
 
     cdef int _listen_on(self, dict spec, int family, str address) except? -9999
     cdef void _listen_pipe(self, dict spec) except *
