@@ -374,7 +374,7 @@ cdef class StreamWriter:
         # A write that went out whole changed nothing libuv must see; one that was queued (or
         # failed, closing the socket) needs a pass.
         if (_loop.attached and not _loop.in_pass
-                and (sock.write_in_flight or sock.queued is not None or sock.is_destroyed)):
+                and (sock.write_in_flight or _has_queue(sock) or sock.is_destroyed)):
             _loop.request_pass()
 
     def writelines(self, data):

@@ -58,6 +58,11 @@ cdef _OnRead _new_onread(tuple spec, bint gets_socket):
     return onread
 
 
+cdef inline bint _has_queue(Stream stream):
+    """Bytes wait for the next uv_write."""
+    return stream.cold is not None and stream.cold.queued is not None
+
+
 cdef class Stream(Handle):
     """The part of Socket that moves bytes (see Socket)."""
 
@@ -263,7 +268,7 @@ cdef class Stream(Handle):
     # -- writing --------------------------------------------------------------------------------
 
     cdef Py_ssize_t _writable_length(self):
-        cdef Py_ssize_t n = self.queued_bytes
+        cdef Py_ssize_t n = self.cold.queued_bytes if self.cold is not None else 0
         if self.uv_handle != NULL:
             n += (<uv_stream_t*>self.uv_handle).write_queue_size
         return n
@@ -290,7 +295,7 @@ cdef class Stream(Handle):
         tail is copied)."""
         cdef Py_ssize_t written
         cdef uv_buf_t buf
-        if self.connected and not self.write_in_flight and self.queued is None:
+        if self.connected and not self.write_in_flight and not _has_queue(self):
             buf.base = <char*>data
             buf.len = size
             written = uv_try_write(<uv_stream_t*>self.uv_handle, &buf, 1)
@@ -337,18 +342,20 @@ cdef class Stream(Handle):
         return self._send_buffer(data, size, None, callback)
 
     cdef void _queue(self, object data, Py_ssize_t size, object callback) except *:
-        if self.queued is None:
-            self.queued = []
-            self._cold().queued_callbacks = []
-        self.queued.append(data)
-        self.cold.queued_callbacks.append(callback)
-        self.queued_bytes += size
+        cdef _StreamCold cold = self._cold()
+        if cold.queued is None:
+            cold.queued = []
+            cold.queued_callbacks = []
+        cold.queued.append(data)
+        cold.queued_callbacks.append(callback)
+        cold.queued_bytes += size
 
     cdef int _flush_queue(self) except -1:
         """Hands everything queued to libuv as one uv_write (writev); one write at a time."""
-        if self.write_in_flight or self.queued is None or not self.connected:
+        if self.write_in_flight or not _has_queue(self) or not self.connected:
             return 0
-        cdef list buffers = self.queued
+        cdef _StreamCold cold = self.cold
+        cdef list buffers = cold.queued
         cdef Py_ssize_t i, nbufs = len(buffers)
         cdef WriteReq* req = _new_write_req(nbufs)
         cdef Py_buffer* view
@@ -361,13 +368,12 @@ cdef class Stream(Handle):
                 view = PyMemoryView_GET_BUFFER(data)
                 req.bufs[i].base = <char*>view.buf
                 req.bufs[i].len = view.len
-        cdef _StreamCold cold = self.cold
         cold.inflight = buffers
         cold.inflight_callbacks = cold.queued_callbacks
-        cold.inflight_bytes = self.queued_bytes
-        self.queued = None
+        cold.inflight_bytes = cold.queued_bytes
+        cold.queued = None
         cold.queued_callbacks = None
-        self.queued_bytes = 0
+        cold.queued_bytes = 0
         req.req.data = <void*>self
         cdef int status = uv_write(&req.req, <uv_stream_t*>self.uv_handle, req.bufs,
                                    <unsigned int>nbufs, _on_stream_write)
@@ -399,7 +405,7 @@ cdef class Stream(Handle):
         _call_each(callbacks, None)
         if self.is_destroyed:
             return
-        if self.queued is not None:
+        if _has_queue(self):
             self._flush_queue()
         elif self.shutdown_wanted:
             self._shutdown()
@@ -451,7 +457,7 @@ cdef class Stream(Handle):
         if (self.shutdown_started or not self.shutdown_wanted or not self.connected
                 or self.is_destroyed):
             return
-        if self.write_in_flight or self.queued:
+        if self.write_in_flight or _has_queue(self):
             return          # _write_done comes back here
         self.shutdown_started = True
         cdef uv_shutdown_t* req = <uv_shutdown_t*>_new_request(sizeof(uv_shutdown_t))
@@ -509,8 +515,8 @@ cdef class Stream(Handle):
             callbacks = ((cold.inflight_callbacks or []) + (cold.queued_callbacks or [])
                          + (cold.end_callbacks or []))
             cold.inflight_callbacks = cold.queued_callbacks = cold.end_callbacks = None
-        self.queued = None
-        self.queued_bytes = 0
+            cold.queued = None
+            cold.queued_bytes = 0
         if any(cb is not None for cb in callbacks):
             if error is None:
                 error = net_error('ERR_STREAM_DESTROYED' if was_connected else

@@ -178,7 +178,7 @@ cdef class Socket(Stream):
         if self.is_destroyed:
             return
         self._update_reading()
-        if self.queued is not None:
+        if _has_queue(self):
             self._flush_queue()     # writes made before the connection was up
         if self.ending:
             self._end_writing()
@@ -399,8 +399,9 @@ cdef class Socket(Stream):
     @property
     def bytesWritten(self):
         """Bytes written, counting those still queued (before the connection too), as Node."""
-        inflight = self.cold.inflight_bytes if self.cold is not None else 0
-        return self.bytes_written + inflight + self.queued_bytes
+        if self.cold is None:
+            return self.bytes_written
+        return self.bytes_written + self.cold.inflight_bytes + self.cold.queued_bytes
 
     @property
     def writableLength(self):

@@ -136,8 +136,6 @@ cdef class Stream(Handle):
     cdef object data_listeners         # the 'data' listener (a tuple if several), cached for
                                        # the read callback; None when there is none
     cdef _StreamCold cold              # what few connections use; None until then
-    cdef list queued                   # bytes/memoryviews for the next uv_write
-    cdef Py_ssize_t queued_bytes
     cdef uint64_t bytes_read
     cdef uint64_t bytes_written
     cdef _IdleTimeout idle             # setTimeout()'s timer; None while there is no timeout
@@ -228,8 +226,10 @@ cdef class _StreamCold:
     cdef Py_ssize_t held_bytes
     cdef list end_callbacks            # end(callback)'s
     cdef _OnRead onread                # the onread option's, or None
-    # the write backlog: the callbacks of Stream.queued; the uv_write libuv has
+    # the write backlog: what waits for the next uv_write, and the uv_write libuv has
+    cdef list queued                   # bytes/memoryviews, or None
     cdef list queued_callbacks
+    cdef Py_ssize_t queued_bytes
     cdef list inflight                 # its buffers, kept alive while libuv writes them
     cdef list inflight_callbacks
     cdef Py_ssize_t inflight_bytes
