@@ -300,3 +300,36 @@ def test_10000_connections_through_c_forwarding_leave_nothing_behind():
     listen_local(server, on_listening)
     run_bounded(120)
     assert state["done"] == total and state["bytes"] == total * 100
+
+
+def test_the_proxy_example_forwards_to_the_echo_example():
+    """examples/proxy.py in front of examples/echo_server.py, with examples/client.py through
+    both, as the proxy's docstring runs them; both servers end cleanly on SIGTERM."""
+    import pathlib
+    import signal
+    import subprocess
+    import sys
+    from helpers import CHILD_TIMEOUT_S, subprocess_env
+    examples = pathlib.Path(__file__).resolve().parent.parent / "examples"
+    started = []
+
+    def start(script, *args):
+        child = subprocess.Popen([sys.executable, str(examples / script), "0", HOST, *args],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 env=subprocess_env())
+        started.append(child)
+        return child.stdout.readline().split()[-1]
+
+    try:
+        echo_port = start("echo_server.py")
+        proxy_port = start("proxy.py", echo_port)
+        client = subprocess.run([sys.executable, str(examples / "client.py"), proxy_port, HOST,
+                                 "hi through the proxy"], capture_output=True, text=True,
+                                env=subprocess_env(), timeout=CHILD_TIMEOUT_S)
+    finally:
+        for child in reversed(started):
+            child.send_signal(signal.SIGTERM)
+        ends = [child.communicate(timeout=CHILD_TIMEOUT_S) for child in reversed(started)]
+    assert (client.returncode, client.stdout, client.stderr) == (0, "hi through the proxy\n", "")
+    assert [child.returncode for child in started] == [0, 0]
+    assert [err for out, err in ends] == ["", ""]
