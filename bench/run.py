@@ -1194,7 +1194,7 @@ def parse_args(argv):
                    "bench/results/compare.* unless --out says otherwise")
     p.add_argument("--no-spin", action="store_true", help="let loadgen sleep in epoll_wait instead of polling")
     p.add_argument("--budget", type=float, help="seconds the matrix may take, re-runs of disturbed runs "
-                   "included (default 1200, quick 120)")
+                   "included (default 1400, quick 120)")
     p.add_argument("--out", help="results path without extension (default bench/results/latest; "
                    "with --iotnet-build bench/results/compare). Writing bench/results/latest.json also "
                    "rewrites the last-measured section of bench/README.md")
@@ -1265,7 +1265,7 @@ def parse_args(argv):
     a.tls_duration = a.tls_duration or a.duration or (1.0 if a.quick else 2.0)
     a.proxy_duration = a.proxy_duration or a.duration or (1.0 if a.quick else 2.0)
     a.duration = a.duration or (1.5 if a.quick else 3.0)
-    a.budget = a.budget or (120 if a.quick else 1200)
+    a.budget = a.budget or (120 if a.quick else 1400)
     return a
 
 
