@@ -18,7 +18,9 @@
  * Every connection first makes one 64 B round trip (setup, not measured). During the measured
  * modes the loop polls epoll without sleeping (--no-spin turns that off): the loadgen has a CPU
  * of its own, and its own wake-ups should not be counted against the server.
- * With --server-pid P the JSON also gives the CPU seconds P used in the measured window.
+ * With --server-pid P the JSON also gives the CPU seconds P used in the measured window; with
+ * --backend-pid B (a server behind a proxy under test) likewise B's, and B's CPU is then not
+ * counted as other work on the machine.
  *
  * Every phase has a deadline; on any error it prints {"error":...} and exits nonzero.
  * Echoed bytes are checked against what was sent (in stream mode one read in 8), so a fast but
@@ -49,7 +51,7 @@
 #define RBUF (256 * 1024)       /* one recv at most this much */
 #define PATTERN_PERIOD 251      /* prime, so the pattern never lines up with chunk sizes */
 #define MAX_CONNECTING 128      /* connects in flight at once: keeps the server's backlog from overflowing */
-#define SOURCE_ADDRS 16         /* connrate rotates 127.0.0.1..16 as source, so TIME_WAIT cannot exhaust ports */
+#define SOURCE_ADDRS 16         /* connrate and idle rotate 127.0.0.1..16 as source: see open_conn */
 #define MAX_EVENTS 256
 
 enum mode { M_ECHO, M_STREAM, M_CONNRATE, M_IDLE };
@@ -62,11 +64,11 @@ static struct {
     int conns;
     int size;
     double warmup, duration, timeout, hold;
-    long server_pid;
+    long server_pid, backend_pid;
     long count;
     int spin;
     int tls;
-} opt = {M_ECHO, "127.0.0.1", 0, 1, 64, 1.0, 3.0, 30.0, 300.0, 0, 0, 1, 0};
+} opt = {M_ECHO, "127.0.0.1", 0, 1, 64, 1.0, 3.0, 30.0, 300.0, 0, 0, 0, 1, 0};
 
 /* A connection goes FREE -> CONNECTING -> (--tls: HANDSHAKE ->) ACTIVE, and back to FREE directly
    or (--tls, and the stream's end) through CLOSING: our side ended, waiting for the server's FIN. */
@@ -148,13 +150,14 @@ static void raise_nofile(long need)
         fail("cannot raise RLIMIT_NOFILE to %ld: %s", need, strerror(errno));
 }
 
-/* CPU seconds (user + system) used so far by the server, or -1 if it cannot be read. */
-static double server_cpu(void)
+/* CPU seconds (user + system) used so far by process pid (the server, the backend), or -1 if
+   it cannot be read. */
+static double process_cpu(long pid)
 {
-    if (opt.server_pid <= 0)
+    if (pid <= 0)
         return -1;
     char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%ld/stat", opt.server_pid);
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
     FILE *f = fopen(path, "r");
     if (!f)
         return -1;
@@ -190,33 +193,39 @@ static double machine_cpu(void)
 
 /* CPU counters at the start of the measured window. */
 struct window {
-    double server, self, machine;
+    double server, backend, self, machine;
     uint64_t t, idle;
 };
 
 static void window_start(struct window *w)
 {
-    w->server = server_cpu();
+    w->server = process_cpu(opt.server_pid);
+    w->backend = process_cpu(opt.backend_pid);
     w->self = self_cpu();
     w->machine = machine_cpu();
     w->t = now_ns();
     w->idle = idle_ns;
 }
 
-/* Ends the JSON object: CPU used in the window by the server, by us, and by everything else
-   (so a run disturbed by other work on the machine can be recognised). */
+/* Ends the JSON object: CPU used in the window by the server, by the backend (--backend-pid),
+   by us, and by everything else (so a run disturbed by other work on the machine can be
+   recognised). */
 static void print_cpu(const struct window *w)
 {
     struct window e;
     window_start(&e);
     double server = w->server >= 0 && e.server >= 0 ? e.server - w->server : -1;
+    double backend = w->backend >= 0 && e.backend >= 0 ? e.backend - w->backend : -1;
     double self = e.self - w->self;
-    double others = w->machine >= 0 && e.machine >= 0 && server >= 0 ? e.machine - w->machine - server - self : -1;
+    double others = w->machine >= 0 && e.machine >= 0 && server >= 0 && (opt.backend_pid <= 0 || backend >= 0)
+                        ? e.machine - w->machine - server - self - (backend > 0 ? backend : 0) : -1;
     double wall = (double)(e.t - w->t);
     /* Share of the window we were working rather than waiting: near 1 means we were the bottleneck. */
     double busy = opt.spin ? 1.0 - (double)(e.idle - w->idle) / wall : self * 1e9 / wall;
-    printf(",\"server_cpu_s\":%.2f,\"loadgen_cpu_s\":%.2f,\"loadgen_busy\":%.2f,\"others_cpu_s\":%.2f}\n",
-           server, self, busy, others < 0 && others > -0.05 ? 0.0 : others);
+    printf(",\"server_cpu_s\":%.2f,\"loadgen_cpu_s\":%.2f,\"loadgen_busy\":%.2f", server, self, busy);
+    if (opt.backend_pid > 0)
+        printf(",\"backend_cpu_s\":%.2f", backend);
+    printf(",\"others_cpu_s\":%.2f}\n", others < 0 && others > -0.05 ? 0.0 : others);
 }
 
 /* epoll_wait that returns at the deadline at the latest (timeout rounded up to whole ms). */
@@ -254,7 +263,10 @@ static void set_events(struct conn *c, uint32_t events, int op)
     c->want_out = (events & EPOLLOUT) != 0;
 }
 
-/* Starts a non-blocking connect; completion shows as EPOLLOUT. */
+/* Starts a non-blocking connect; completion shows as EPOLLOUT. With source_index >= 0 the
+   connection comes from 127.0.0.(1 + source_index % SOURCE_ADDRS): each source address has its
+   own ~28,000 ephemeral ports toward the server's one address and port, so neither connrate's
+   TIME_WAIT sockets nor idle's tens of thousands of open connections run out of them. */
 static void open_conn(struct conn *c, int source_index)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -646,15 +658,16 @@ static void check_unexpected(struct conn *c)
 
 /* Opens n connections and makes one 64 B round trip on each, with at most MAX_CONNECTING not yet
    answered. A connect completes before the server accepts it, so pacing on answers is what keeps
-   the client from overflowing the server's accept queue (each dropped SYN costs a 1 s retry). */
-static void connect_all(struct conn *cs, int n, uint64_t deadline)
+   the client from overflowing the server's accept queue (each dropped SYN costs a 1 s retry).
+   rotate: spread the connections over the source addresses (open_conn). */
+static void connect_all(struct conn *cs, int n, uint64_t deadline, int rotate)
 {
     const size_t size = 64;
     int started = 0, done = 0;
     struct epoll_event ev[MAX_EVENTS];
     while (done < n) {
-        while (started < n && started - done < MAX_CONNECTING)
-            open_conn(&cs[started++], -1);
+        for (; started < n && started - done < MAX_CONNECTING; started++)
+            open_conn(&cs[started], rotate ? started : -1);
         if (now_ns() >= deadline)
             fail("only %d of %d connections were established and answered in time", done, n);
         int k = wait_events(ev, deadline);
@@ -743,7 +756,7 @@ static void run_echo(void)
     struct epoll_event ev[MAX_EVENTS];
     size_t size = (size_t)opt.size;
     uint64_t t = now_ns();
-    connect_all(cs, opt.conns, t + (uint64_t)(opt.timeout * 1e9));
+    connect_all(cs, opt.conns, t + (uint64_t)(opt.timeout * 1e9), 0);
 
     /* With --count, exactly that many round trips are made and timed; else warm-up then window. */
     int counted = opt.count > 0;
@@ -813,7 +826,7 @@ static void run_stream(void)
 {
     struct conn c = {0};
     struct epoll_event ev[MAX_EVENTS];
-    connect_all(&c, 1, now_ns() + (uint64_t)(opt.timeout * 1e9));
+    connect_all(&c, 1, now_ns() + (uint64_t)(opt.timeout * 1e9), 0);
     set_events(&c, EPOLLIN | EPOLLOUT, EPOLL_CTL_MOD);
 
     uint64_t begin = now_ns();
@@ -969,8 +982,9 @@ static void run_idle(void)
     struct conn *cs = calloc((size_t)opt.conns, sizeof *cs);
     struct epoll_event ev[MAX_EVENTS];
     uint64_t begin = now_ns();
-    /* Every connection makes one round trip, so the server has surely accepted and served it. */
-    connect_all(cs, opt.conns, begin + (uint64_t)(opt.timeout * 1e9));
+    /* Every connection makes one round trip, so the server has surely accepted and served it.
+       Up to 100,000 connections to one port: more than one source address has ports for. */
+    connect_all(cs, opt.conns, begin + (uint64_t)(opt.timeout * 1e9), 1);
     uint64_t ready = now_ns();
     printf("{\"ready\":true,\"mode\":\"idle\",\"conns\":%d,\"setup_s\":%.3f}\n", opt.conns, (ready - begin) / 1e9);
     fflush(stdout);
@@ -1009,7 +1023,8 @@ static void usage(void)
     fprintf(stderr,
             "usage: loadgen --mode echo|stream|connrate|idle --port P [--host 127.0.0.1] [--tls]\n"
             "               [--conns C] [--size S] [--warmup SECS] [--duration SECS]\n"
-            "               [--count N] [--timeout SECS] [--hold SECS] [--server-pid PID] [--no-spin]\n");
+            "               [--count N] [--timeout SECS] [--hold SECS] [--server-pid PID]\n"
+            "               [--backend-pid PID] [--no-spin]\n");
     exit(2);
 }
 
@@ -1022,7 +1037,8 @@ int main(int argc, char **argv)
         {"duration", required_argument, 0, 'd'}, {"timeout", required_argument, 0, 't'},
         {"hold", required_argument, 0, 'H'},     {"server-pid", required_argument, 0, 'P'},
         {"count", required_argument, 0, 'n'},    {"no-spin", no_argument, 0, 'S'},
-        {"tls", no_argument, 0, 'T'},            {0, 0, 0, 0},
+        {"tls", no_argument, 0, 'T'},            {"backend-pid", required_argument, 0, 'B'},
+        {0, 0, 0, 0},
     };
     int ch;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -1043,6 +1059,7 @@ int main(int argc, char **argv)
         case 't': opt.timeout = atof(optarg); break;
         case 'H': opt.hold = atof(optarg); break;
         case 'P': opt.server_pid = atol(optarg); break;
+        case 'B': opt.backend_pid = atol(optarg); break;
         case 'n': opt.count = atol(optarg); break;
         case 'S': opt.spin = 0; break;
         case 'T': opt.tls = 1; break;

@@ -54,6 +54,7 @@ def facts(doc):
         f"system libuv {m['libuv']}" if m.get("libuv") else None,
         f"uvloop {m['uvloop']}" if m.get("uvloop") else None,
         f"Node {m['node']}" if m.get("node") else None,
+        f"HAProxy {m['haproxy']}" if m.get("haproxy") and doc.get("proxies") else None,
         openssl(m),
     ]))
     commit = m.get("iotnet_commit") or "unknown"
@@ -61,6 +62,8 @@ def facts(doc):
     commit = commit.removesuffix("+changes")
     tree = " with uncommitted changes in src/ or examples/" if dirty else ""
     pinned = "server on CPU 0, loadgen on CPU 1" if doc.get("pinned") else "server and loadgen not pinned"
+    if doc.get("pinned") and doc.get("proxies"):
+        pinned += " (through a proxy: the proxy on CPU 0, the loadgen and the backend on CPU 1)"
     return textwrap.fill(f"Measured on {when} by {command(doc)} ({how}), iotnet at commit {commit}{tree}, "
                          f"on {machine}; {pinned}.", width=100)
 
@@ -96,8 +99,11 @@ def spread(doc):
                 continue
             field = next((f for f in units if f in e), None)
             unit = doc.get("units", {}).get(sc) or units.get(field, "")
-            # The tls_* rows ran each server's TLS variant (e.tls is set by the loadgen).
+            # The tls_* rows ran each server's TLS variant (e.tls is set by the loadgen), the
+            # proxy* rows a proxy.
             label = doc.get("tls_servers", {}).get(name) if e.get("tls") else None
+            if sc.startswith("proxy"):
+                label = doc.get("proxies", {}).get(name)
             label = label or servers.get(name, name)
             ratio = f"{max(reps) / min(reps):.2f}" if min(reps) > 0 else "-"
             values = " ".join(f"{fmt_num(v):>9}" for v in reps)

@@ -4,15 +4,18 @@
 Starts each server on a free 127.0.0.1 port pinned to CPU 0, drives it with bench/bin/loadgen
 pinned to CPU 1, and prints one table (absolute figures, ratio to the C libuv server, server
 CPU-seconds), then callgrind instruction counts per round trip. The tls_* scenarios run each
-server's TLS variant (TLS_SERVERS) on a certificate made for the run. Raw results go to
+server's TLS variant (TLS_SERVERS) on a certificate made for the run. The proxy* scenarios put
+each proxy (PROXIES) on CPU 0 between the loadgen and the C echo server, both on CPU 1, and
+measure the proxy's CPU per forwarded round trip or MB. Raw results go to
 bench/results/latest.json and a chart to bench/results/latest.png.
 
-usage: python bench/run.py [--quick] [--servers a,b] [--scenarios x,y] [--no-callgrind]
-                           [--callgrind-only] [--callgrind-conns 1,100] [--callgrind-tls-conns 1,100]
+usage: python bench/run.py [--quick] [--servers a,b] [--proxies a,b] [--scenarios x,y]
+                           [--idle-conns N] [--no-callgrind] [--callgrind-only]
+                           [--callgrind-conns 1,100] [--callgrind-tls-conns 1,100]
                            [--iotnet-build NAME=SRC]...
-Needs bench/bin/loadgen, bench/bin/c_libuv and bench/bin/c_tls (make bench builds them) and the
-openssl command. A run that writes bench/results/latest.json also rewrites the "Last measured"
-section of bench/README.md (report.py).
+Needs bench/bin/loadgen, bench/bin/c_libuv, bench/bin/c_tls and bench/bin/c_proxy (make bench
+builds them), the openssl command, and haproxy for its rows. A run that writes
+bench/results/latest.json also rewrites the "Last measured" section of bench/README.md (report.py).
 """
 import argparse
 import json
@@ -23,6 +26,7 @@ import re
 import resource
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -42,7 +46,9 @@ HOST = "127.0.0.1"
 # name -> label and command (the harness appends PORT HOST).
 SERVERS = {
     "c_libuv": ("C on libuv", [str(BIN / "c_libuv")]),
-    "iotnet": ("iotnet", [PY, "examples/echo_server.py"]),
+    # iotnet twice: its example's sock.pipe(sock), and the 'data' listener that writes each chunk.
+    "iotnet": ("iotnet pipe()", [PY, "examples/echo_server.py"]),
+    "iotnet_data": ("iotnet 'data'", [PY, "bench/servers/iotnet_data.py"]),
     "uvloop": ("uvloop Protocol", [PY, "bench/servers/uvloop_proto.py"]),
     "asyncio": ("asyncio Protocol", [PY, "bench/servers/asyncio_proto.py"]),
     "asyncio_streams": ("asyncio streams", [PY, "bench/servers/asyncio_streams.py"]),
@@ -61,6 +67,19 @@ TLS_SERVERS = {
     "node": ("Node tls", ["node", "bench/servers/node_net.js"]),
 }
 REFERENCE = "c_libuv"
+# The proxies of the proxy* scenarios: name -> label and command (the harness appends
+# PORT HOST BACKEND_PORT). HAProxy takes a config file the harness writes (haproxy_config).
+PROXIES = {
+    "c_proxy": ("C proxy on libuv", [str(BIN / "c_proxy")]),
+    "iotnet": ("iotnet pipe()", [PY, "examples/proxy.py"]),
+    "haproxy": ("HAProxy", None),
+    "haproxy_splice": ("HAProxy splice", None),
+    "node": ("Node net pipe()", ["node", "bench/servers/node_proxy.js"]),
+    "uvloop": ("uvloop Protocol", [PY, "bench/servers/uvloop_proxy.py"]),
+}
+PROXY_REFERENCE = "c_proxy"
+# What every proxy forwards to: the C echo server, a process of its own on the loadgen's CPU.
+BACKEND = "c_libuv"
 # More iotnet builds to run beside the tree's own (--iotnet-build NAME=SRC): name -> SRC, a src/
 # directory holding a built `iotnet` package. Each runs examples/echo_server.py with PYTHONPATH=SRC.
 BUILDS = {}
@@ -72,14 +91,28 @@ SCENARIOS = {
     "echo1000": (["--mode", "echo", "--conns", "1000", "--size", "64"], "rps", "rt/s", "higher"),
     "stream": (["--mode", "stream"], "mb_per_s", "MB/s", "higher"),
     "connrate": (["--mode", "connrate", "--conns", "100"], "cps", "conn/s", "higher"),
-    "idle10000": (["--mode", "idle", "--conns", "10000"], "bytes_per_conn", "B/conn", "lower"),
+    # Named idleN once the count is known (set_idle_conns): --idle-conns, else the most this
+    # machine's limit of open files allows, up to IDLE_MAX_CONNS.
+    "idle": (["--mode", "idle"], "bytes_per_conn", "B/conn", "lower"),
     # TLS 1.3 (the loadgen's --tls), on each server's TLS variant: echo100 after every handshake,
     # stream, and connrate, which makes every connection a full handshake.
     "tls_echo100": (["--mode", "echo", "--conns", "100", "--size", "64", "--tls"], "rps", "rt/s", "higher"),
     "tls_stream": (["--mode", "stream", "--tls"], "mb_per_s", "MB/s", "higher"),
     "tls_handshakes": (["--mode", "connrate", "--conns", "100", "--tls"], "cps", "hs/s", "higher"),
+    # Through a proxy (PROXIES) to the C echo server: the proxy's CPU per round trip or MB.
+    "proxy1": (["--mode", "echo", "--conns", "1", "--size", "64"], "rps", "rt/s", "higher"),
+    "proxy100": (["--mode", "echo", "--conns", "100", "--size", "64"], "rps", "rt/s", "higher"),
+    "proxystream": (["--mode", "stream"], "mb_per_s", "MB/s", "higher"),
 }
-QUICK_SCENARIOS = ["echo100", "stream", "connrate", "idle10000", "tls_echo100"]
+QUICK_SCENARIOS = ["echo100", "stream", "connrate", "idle", "tls_echo100", "proxy100"]
+
+# The idle scenario's count: up to IDLE_MAX_CONNS where the limit of open files allows it (the
+# loadgen spreads them over 16 source addresses, so ephemeral ports do not run out), less
+# FD_MARGIN for the server's own descriptors (listener, epoll, pipes, the runtime's files);
+# bench-quick holds IDLE_QUICK_CONNS.
+IDLE_MAX_CONNS = 100_000
+IDLE_QUICK_CONNS = 10_000
+FD_MARGIN = 1000
 
 
 def is_idle(scenario):
@@ -90,8 +123,25 @@ def is_tls(scenario):
     return "--tls" in SCENARIOS[scenario][0]
 
 
+def is_proxy(scenario):
+    return scenario.startswith("proxy")
+
+
+def set_idle_conns(n, scenarios):
+    """Names the idle scenario idleN, in SCENARIOS (its place kept) and in the list `scenarios`."""
+    name = f"idle{n}"
+    items = [(name, (["--mode", "idle", "--conns", str(n)], *v[1:])) if k == "idle" else (k, v)
+             for k, v in SCENARIOS.items()]
+    SCENARIOS.clear()
+    SCENARIOS.update(items)
+    return [name if sc == "idle" else sc for sc in scenarios]
+
+
 def label_for(name, scenario, servers):
-    """A server's label in a scenario's rows: its TLS variant's in the tls_* scenarios."""
+    """A server's label in a scenario's rows: its TLS variant's in the tls_* scenarios, the
+    proxy's in the proxy* scenarios."""
+    if is_proxy(scenario):
+        return PROXIES[name][0] if name in PROXIES else name
     if is_tls(scenario) and name in TLS_SERVERS:
         return TLS_SERVERS[name][0]
     return servers.get(name, name)
@@ -100,7 +150,7 @@ def label_for(name, scenario, servers):
 # Run once per connection count (--callgrind-conns); iotnet builds given by --iotnet-build join in.
 CALLGRIND_CONNS = [1, 100]
 QUICK_CALLGRIND_CONNS = [1]
-CALLGRIND_SERVERS = ["c_libuv", "iotnet", "uvloop", "asyncio_streams", "uvloop_streams",
+CALLGRIND_SERVERS = ["c_libuv", "iotnet", "iotnet_data", "uvloop", "asyncio_streams", "uvloop_streams",
                      "iotnet_aio_streams", "iotnet_attached"]
 QUICK_CALLGRIND_SERVERS = ["c_libuv", "iotnet"]
 # The same over TLS (--callgrind-tls-conns), after the handshakes: the C server and iotnet.
@@ -146,15 +196,18 @@ class LineReader:
 
 
 class Server:
-    """One running echo server process."""
+    """One running server process: an echo server, a proxy, or the proxies' backend."""
 
-    def __init__(self, name, prefix=(), startup_timeout=20.0, env=None, tls_files=None):
-        """tls_files: (CERT, KEY) to start the server's TLS variant instead."""
+    def __init__(self, name, argv, startup_timeout=20.0, env=None, port=None, workdir=None):
+        """argv: the whole command. A server that does not print "listening on PORT" (HAProxy) is
+        given its port: it is ready once it accepts a connection there. workdir: a temporary
+        directory of its own (a config file), removed when it stops."""
         self.name = name
-        self.label, command = (TLS_SERVERS if tls_files else SERVERS)[name]
-        self.argv = [*prefix, *command, "0", HOST, *(tls_files or ())]
+        self.argv = argv
         self.startup_timeout = startup_timeout
         self.env = env
+        self.port = port
+        self.workdir = workdir
 
     def __enter__(self):
         self.proc = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, text=True, stdin=subprocess.DEVNULL,
@@ -162,6 +215,8 @@ class Server:
         self.pid = self.proc.pid
         self.out = LineReader(self.proc.stdout)
         self.err = LineReader(self.proc.stderr)
+        if self.port is not None:
+            return self.wait_accepting()
         deadline = time.monotonic() + self.startup_timeout
         while True:
             left = deadline - time.monotonic()
@@ -179,6 +234,24 @@ class Server:
             if m:
                 self.port = int(m.group(1))
                 return self
+
+    def wait_accepting(self):
+        deadline = time.monotonic() + self.startup_timeout
+        while True:
+            if not self.alive():
+                self.stop()
+                raise BenchError(f"{self.name}: exited with code {self.proc.returncode} before listening"
+                                 + self.stderr_tail())
+            try:
+                socket.create_connection((HOST, self.port), timeout=1).close()
+                return self
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise BenchError(f"{self.name}: not accepting on port {self.port} within "
+                                 f"{self.startup_timeout:.0f} s" + self.stderr_tail())
+            time.sleep(0.05)
 
     def __exit__(self, *exc):
         self.stop()
@@ -207,7 +280,45 @@ class Server:
                 log(f"  {self.name}: still running {timeout:.0f} s after SIGTERM; killed")
                 self.proc.kill()
                 self.proc.wait(timeout=10)
+        if self.workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
         return self.proc.returncode
+
+
+def stopped_cleanly(code):
+    """A server's exit code after SIGTERM: 0, the signal itself, or 128 + it (HAProxy exits so)."""
+    return code in (0, -signal.SIGTERM, 128 + signal.SIGTERM)
+
+
+def free_port():
+    """A port nothing listens on now, for a server that cannot pick its own and print it."""
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def haproxy_config(port, backend_port, splice):
+    """HAProxy as a plain TCP proxy in front of the echo backend: one thread, no health checks,
+    no logging, timeouts far beyond any run; splice: forced kernel splicing in both directions
+    (option splice-request/-response; splice-auto would decide per stream by a heuristic)."""
+    lines = ["# written by bench/run.py for one benchmark run",
+             "global",
+             "    nbthread 1",
+             # far more than any scenario opens, and within 20,000 descriptors with the pipes
+             "    maxconn 4096",
+             "defaults",
+             "    mode tcp",
+             "    timeout connect 10s",
+             "    timeout client 10m",
+             "    timeout server 10m"]
+    if splice:
+        lines += ["    option splice-request", "    option splice-response"]
+    lines += ["frontend bench",
+              f"    bind {HOST}:{port}",
+              "    default_backend echo",
+              "backend echo",
+              f"    server echo {HOST}:{backend_port}"]
+    return "\n".join(lines) + "\n"
 
 
 def machine_busy(seconds):
@@ -260,13 +371,14 @@ class Bench:
         self.env["PYTHONDONTWRITEBYTECODE"] = "1"
         self.iotnet_path = iotnet_path
         self.builds = {}  # what each iotnet server imports: its path, and its git commit if any
-        self.idle_conns = 10000
+        self.idle_conns = IDLE_QUICK_CONNS  # set by main (plan_idle)
         self.deadline = 0.0  # set when the matrix starts: re-runs of disturbed runs stay within it
         self.runs_left = 0
         self.tls_dir = None       # the run's certificate and key (tls_paths), removed by cleanup()
         self.tls_paths = None
         self.tls_usable = set()   # servers whose TLS variant can run here
         self.tls_skipped = {}     # the others: name -> why
+        self.haproxy = haproxy_path()
 
     def cleanup(self):
         if self.tls_dir:
@@ -330,10 +442,9 @@ class Bench:
                 why = "examples/echo_server.py does not exist yet"
             elif name == "node" and not shutil.which("node"):
                 why = "node is not installed"
-            elif name in ("uvloop", "uvloop_streams") and subprocess.run([PY, "-c", "import uvloop"], capture_output=True,
-                                                     timeout=60).returncode != 0:
+            elif name in ("uvloop", "uvloop_streams") and not self.has_uvloop():
                 why = "uvloop is not installed in this Python"
-            elif name == "iotnet" or name in BUILDS:
+            elif name in ("iotnet", "iotnet_data") or name in BUILDS:
                 why = self.check_build(name)
             if why:
                 self.notes.append(f"{SERVERS[name][0]} skipped: {why}")
@@ -342,6 +453,41 @@ class Bench:
                 usable[name] = SERVERS[name][0]
         if self.tls_wanted():
             self.check_tls(usable)
+        return usable
+
+    def has_uvloop(self):
+        if not hasattr(self, "_uvloop"):
+            self._uvloop = subprocess.run([PY, "-c", "import uvloop"], capture_output=True,
+                                          timeout=60).returncode == 0
+        return self._uvloop
+
+    def available_proxies(self):
+        """The proxies of --proxies that can run here (name -> label), if a proxy scenario runs."""
+        if not any(map(is_proxy, self.args.scenarios)):
+            return {}
+        usable = {}
+        for name in self.args.proxies:
+            why = None
+            if not (BIN / BACKEND).exists():
+                why = f"bench/bin/{BACKEND} (the backend) is not built"
+            elif name == "c_proxy" and not (BIN / "c_proxy").exists():
+                why = "bench/bin/c_proxy is not built (make bench builds it)"
+            elif name.startswith("haproxy") and not self.haproxy:
+                why = "haproxy is not installed (make bench installs it)"
+            elif name == "node" and not shutil.which("node"):
+                why = "node is not installed"
+            elif name == "uvloop" and not self.has_uvloop():
+                why = "uvloop is not installed in this Python"
+            elif name == "iotnet" and not (ROOT / "examples" / "proxy.py").exists():
+                why = "examples/proxy.py does not exist yet"
+            elif name == "iotnet" or name in BUILDS:
+                # the same build check as the echo servers', done once per build
+                why = self.check_build(name) if name not in self.builds else None
+            if why:
+                self.notes.append(f"proxy {PROXIES[name][0]} skipped: {why}")
+                log(f"skip proxy {name}: {why}")
+            else:
+                usable[name] = PROXIES[name][0]
         return usable
 
     def env_for(self, name):
@@ -379,15 +525,35 @@ class Bench:
         return None
 
     def server(self, name, prefix=None, startup_timeout=20.0, tls=False):
-        """The server `name`, or its TLS variant on the run's certificate."""
-        return Server(name, self.server_prefix if prefix is None else prefix, startup_timeout,
-                      self.env_for(name), self.tls_files() if tls else None)
+        """The server `name` on any free port, or its TLS variant on the run's certificate."""
+        _, command = (TLS_SERVERS if tls else SERVERS)[name]
+        argv = [*(self.server_prefix if prefix is None else prefix), *command, "0", HOST,
+                *(self.tls_files() if tls else ())]
+        return Server(name, argv, startup_timeout, self.env_for(name))
+
+    def backend(self):
+        """The proxies' backend: the C echo server, on the loadgen's CPU (the proxy has CPU 0)."""
+        return Server(BACKEND, [*self.loadgen_prefix, str(BIN / BACKEND), "0", HOST])
+
+    def proxy(self, name, backend_port):
+        """The proxy `name` on CPU 0, forwarding to the backend on backend_port."""
+        _, command = PROXIES[name]
+        if command is not None:
+            return Server(name, [*self.server_prefix, *command, "0", HOST, str(backend_port)],
+                          env=self.env_for(name))
+        # HAProxy: a config file in a directory of its own; in the foreground (-db), no daemon.
+        port = free_port()
+        workdir = Path(tempfile.mkdtemp(prefix="iotnet-bench-haproxy-"))
+        config = workdir / "haproxy.cfg"
+        config.write_text(haproxy_config(port, backend_port, splice=name == "haproxy_splice"))
+        return Server(name, [*self.server_prefix, self.haproxy, "-db", "-f", str(config)], port=port,
+                      workdir=workdir)
 
     # ---- one loadgen run ----
 
-    def loadgen(self, srv, extra, timeout):
+    def loadgen(self, srv, extra, timeout, backend=None):
         cmd = [*self.loadgen_prefix, str(LOADGEN), "--host", HOST, "--port", str(srv.port),
-               "--server-pid", str(srv.pid), *extra]
+               "--server-pid", str(srv.pid), *(["--backend-pid", str(backend.pid)] if backend else []), *extra]
         try:
             p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -399,20 +565,24 @@ class Bench:
             raise BenchError(f"loadgen: {result.get('error', 'exit code %d' % p.returncode)}")
         return result
 
-    def run_throughput(self, srv, scenario):
+    def run_throughput(self, srv, scenario, backend=None):
+        """One loadgen run against srv; backend: the server behind srv when srv is a proxy."""
         extra, _, _, _ = SCENARIOS[scenario]
         a = self.args
-        duration = a.tls_duration if is_tls(scenario) else a.duration  # TLS windows are shorter
+        # TLS and proxy windows are shorter
+        duration = a.tls_duration if is_tls(scenario) else a.proxy_duration if is_proxy(scenario) else a.duration
         timing = ["--warmup", str(a.warmup), "--duration", str(duration), "--timeout", "30"]
-        if a.no_spin:
+        # Behind a proxy the loadgen shares its CPU with the backend: it sleeps in epoll_wait, since
+        # polling would take the CPU the backend needs (and its CPU time is then its real work).
+        if a.no_spin or backend:
             timing.append("--no-spin")
-        result = self.loadgen(srv, [*extra, *timing], timeout=a.warmup + duration + 60)
+        result = self.loadgen(srv, [*extra, *timing], timeout=a.warmup + duration + 60, backend=backend)
         # Other work on the machine (beyond a tenth of a CPU) spoils a run: wait for quiet, run again,
         # as long as the time budget of the whole benchmark allows it.
         if self.disturbed(result) and self.can_retry():
             log(f"  {scenario}: {result['others_cpu_s']:.2f} CPU-s used by other processes; run again")
             wait_for_quiet(5)
-            result = self.loadgen(srv, [*extra, *timing], timeout=a.warmup + duration + 60)
+            result = self.loadgen(srv, [*extra, *timing], timeout=a.warmup + duration + 60, backend=backend)
         if self.disturbed(result):
             result["disturbed"] = True
         return result
@@ -427,14 +597,16 @@ class Bench:
     def run_idle(self, srv):
         """Server RSS before and after N connections that did one round trip each, per connection."""
         rss_before = srv.rss()
+        # Setting up takes longer than in proportion as the count grows (about 4 s for 19,000 here).
+        setup_limit = max(60, self.idle_conns // 500)
         cmd = [*self.loadgen_prefix, str(LOADGEN), "--host", HOST, "--port", str(srv.port),
                "--server-pid", str(srv.pid), "--mode", "idle", "--conns", str(self.idle_conns),
-               "--timeout", "60", "--hold", "120"]
+               "--timeout", str(setup_limit), "--hold", "120"]
         p = subprocess.Popen(cmd, text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.DEVNULL, start_new_session=True)
         out = LineReader(p.stdout)
         try:
-            ready = out.get(timeout=90)
+            ready = out.get(timeout=setup_limit + 30)
             ready = json.loads(ready) if ready else None
             if not ready or not ready.get("ready"):
                 raise BenchError(f"loadgen: {(ready or {}).get('error', 'exited before its connections were up')}")
@@ -459,20 +631,23 @@ class Bench:
 
     # ---- the whole matrix ----
 
-    def run_matrix(self, servers, scenarios):
+    def run_matrix(self, servers, proxies, scenarios):
         runs = []
-        throughput = [s for s in scenarios if not is_idle(s) and not is_tls(s)]
+        throughput = [s for s in scenarios if not is_idle(s) and not is_tls(s) and not is_proxy(s)]
         tls = [s for s in scenarios if is_tls(s)]
         idle = [s for s in scenarios if is_idle(s)]
-        names = list(servers)
-        if not names:
+        through_proxy = [s for s in scenarios if is_proxy(s)]
+        names = list(servers) if throughput or tls or idle else []
+        proxy_names = list(proxies) if through_proxy else []
+        if not names and not proxy_names:
             return runs
         with_tls = [n for n in names if n in TLS_SERVERS]
-        self.runs_left = self.args.repeats * (len(names) * (len(throughput) + len(idle)) + len(with_tls) * len(tls))
+        self.runs_left = self.args.repeats * (len(names) * (len(throughput) + len(idle)) + len(with_tls) * len(tls)
+                                              + len(proxy_names) * len(through_proxy))
         self.deadline = time.monotonic() + self.args.budget
         for rep in range(self.args.repeats):
             # Rotate the order each repeat so slow drifts of the machine hit every server alike.
-            order = names[rep % len(names):] + names[:rep % len(names)]
+            order = names[rep % len(names):] + names[:rep % len(names)] if names else []
             for name in order:
                 log(f"[repeat {rep + 1}/{self.args.repeats}] {name}")
                 runs += self.run_server_scenarios(name, throughput, rep)
@@ -480,9 +655,30 @@ class Bench:
                     runs += self.run_server_scenarios(name, tls, rep, tls=True)
                 for sc in idle:  # a fresh process, so earlier scenarios' memory does not count
                     runs += self.run_server_scenarios(name, [sc], rep)
+            order = proxy_names[rep % len(proxy_names):] + proxy_names[:rep % len(proxy_names)] if proxy_names else []
+            for name in order:
+                log(f"[repeat {rep + 1}/{self.args.repeats}] proxy {name}")
+                runs += self.run_proxy_scenarios(name, through_proxy, rep)
         return runs
 
-    def run_server_scenarios(self, name, scenarios, rep, tls=False):
+    def run_proxy_scenarios(self, name, scenarios, rep):
+        """The proxy scenarios through proxy `name`, in front of a fresh backend of its own."""
+        runs = []
+        try:
+            backend = self.backend().__enter__()
+        except BenchError as e:
+            log(f"  backend: {e}")
+            self.runs_left -= len(scenarios)
+            return [{"server": name, "scenario": sc, "repeat": rep, "error": f"backend: {e}"} for sc in scenarios]
+        try:
+            runs = self.run_server_scenarios(name, scenarios, rep, backend=backend)
+        finally:
+            backend.stop()
+        return runs
+
+    def run_server_scenarios(self, name, scenarios, rep, tls=False, backend=None):
+        """Runs `scenarios` on one process of server `name` (its TLS variant; with backend: the
+        proxy `name` in front of that backend)."""
         runs = []
         if not scenarios:
             return runs
@@ -493,9 +689,10 @@ class Bench:
         if tls:
             log(f"  {TLS_SERVERS[name][0]}")
         try:
-            srv = self.server(name, tls=tls).__enter__()
+            srv = (self.proxy(name, backend.port) if backend else self.server(name, tls=tls)).__enter__()
         except BenchError as e:
             log(f"  {e}")
+            self.runs_left -= len(scenarios)
             return [{"server": name, "scenario": sc, "repeat": rep, "error": str(e)} for sc in scenarios]
         try:
             for sc in scenarios:
@@ -503,9 +700,11 @@ class Bench:
                 record = {"server": name, "scenario": sc, "repeat": rep}
                 if not srv.alive():
                     record["error"] = f"server exited (code {srv.proc.returncode})" + srv.stderr_tail()
+                elif backend and not backend.alive():
+                    record["error"] = f"backend exited (code {backend.proc.returncode})" + backend.stderr_tail()
                 else:
                     try:
-                        record.update(self.run_idle(srv) if is_idle(sc) else self.run_throughput(srv, sc))
+                        record.update(self.run_idle(srv) if is_idle(sc) else self.run_throughput(srv, sc, backend))
                     except BenchError as e:
                         record["error"] = str(e) + ("" if srv.alive() else srv.stderr_tail())
                 runs.append(record)
@@ -515,7 +714,7 @@ class Bench:
                 time.sleep(0.1)  # let the server finish closing the last scenario's connections
         finally:
             code = srv.stop()
-            if code not in (0, -signal.SIGTERM):
+            if not stopped_cleanly(code):
                 log(f"  {name}: exit code {code} after SIGTERM")
         return runs
 
@@ -572,12 +771,13 @@ class Bench:
 
 # ---- summary, table, chart ----
 
-def summarize(runs, servers, scenarios):
-    """Per scenario and server: the run with the median result (all its fields stay consistent)."""
+def summarize(runs, servers, proxies, scenarios):
+    """Per scenario and server (proxy, in the proxy* scenarios): the run with the median result
+    (all its fields stay consistent)."""
     summary = {}
     for sc in scenarios:
         field = SCENARIOS[sc][1]
-        for name in servers:
+        for name in (proxies if is_proxy(sc) else servers):
             if is_tls(sc) and name not in TLS_SERVERS:
                 continue  # no TLS variant
             ok = [r for r in runs if r["server"] == name and r["scenario"] == sc and "error" not in r]
@@ -597,10 +797,22 @@ def summarize(runs, servers, scenarios):
                 entry["failed_repeats"] = errors
             summary.setdefault(sc, {})[name] = entry
     for sc, per_server in summary.items():
-        ref = per_server.get(REFERENCE, {}).get("value")
+        ref_entry = per_server.get(PROXY_REFERENCE if is_proxy(sc) else REFERENCE, {})
+        ref = ref_entry.get("value")
+        ref_cpu = cpu_per_unit(ref_entry) if is_proxy(sc) else None
         for entry in per_server.values():
             if "value" in entry and ref:
                 entry["ratio_to_c"] = round(entry["value"] / ref, 3)
+            # Through a proxy the figure is the proxy's CPU per unit of work, against the C proxy's.
+            cpu = cpu_per_unit(entry) if is_proxy(sc) else None
+            if cpu:
+                entry["proxy_cpu_us_per_unit"] = round(cpu * 1e6, 2)
+                if ref_cpu:
+                    entry["cpu_ratio_to_c"] = round(cpu / ref_cpu, 3)
+            if is_proxy(sc) and "backend_cpu_s" in entry and entry.get("duration_s"):
+                # The other core: the loadgen (asleep when idle, so its CPU time is its work) and the backend.
+                entry["other_core_busy"] = round((entry["loadgen_cpu_s"] + entry["backend_cpu_s"])
+                                                 / entry["duration_s"], 3)
     return summary
 
 
@@ -609,10 +821,14 @@ def fmt_num(v):
 
 
 def table(summary, servers, duration):
-    w = max([10, *map(len, summary)])
+    scs = [sc for sc in summary if not is_proxy(sc)]
+    if not scs:
+        return ""
+    w = max([10, *map(len, scs)])
     lines = [f"{'scenario':<{w}} {'server':<17} {'result':>17} {'vs C':>6} {'srv CPU-s':>9} "
              f"{'per srv CPU-s':>15} {'p50/p99 µs':>13} {'lg busy':>7}"]
-    for sc, per_server in summary.items():
+    for sc in scs:
+        per_server = summary[sc]
         _, field, unit, better = SCENARIOS[sc]
         first = True
         for name in servers:
@@ -639,8 +855,47 @@ def table(summary, servers, duration):
     return "\n".join(lines)
 
 
+def proxy_table(summary, proxies):
+    """The proxy* scenarios: each proxy's CPU per forwarded round trip (or MB) against the C
+    proxy's, the throughput, and how busy the other core (loadgen and backend) was."""
+    scs = [sc for sc in summary if is_proxy(sc)]
+    if not scs:
+        return ""
+    w = max([11, *map(len, scs)])
+    lines = ["through a proxy: loadgen and C echo backend on CPU 1, the proxy on CPU 0; the figure is the "
+             "proxy's CPU per unit of work",
+             f"{'scenario':<{w}} {'proxy':<17} {'proxy CPU':>14} {'vs C':>6} {'result':>14} {'vs C':>6} "
+             f"{'proxy CPU-s':>11} {'CPU 1 busy':>10} {'p50/p99 µs':>13}"]
+    for sc in scs:
+        unit = SCENARIOS[sc][2]
+        first = True
+        for name in proxies:
+            e = summary[sc].get(name)
+            if e is None:
+                continue
+            head = sc if first else ""
+            first = False
+            label = PROXIES[name][0] if name in PROXIES else name
+            if "error" in e:
+                lines.append(f"{head:<{w}} {label:<17} failed: {e['error'].splitlines()[0][:70]}")
+                continue
+            cpu = e.get("proxy_cpu_us_per_unit")
+            cpu_s = f"{fmt_num(cpu)} µs/{unit.split('/')[0]}" if cpu else "-"
+            cpu_ratio = f"{e['cpu_ratio_to_c']:.2f}×" if "cpu_ratio_to_c" in e else "-"
+            ratio = f"{e['ratio_to_c']:.2f}×" if "ratio_to_c" in e else "-"
+            busy = f"{e['other_core_busy']:.2f}" if "other_core_busy" in e else "-"
+            lat = f"{e['p50_us']:.0f}/{e['p99_us']:.0f}" if "p50_us" in e else ""
+            mark = "!" if e.get("disturbed") else " "
+            lines.append(f"{head:<{w}} {label:<17} {cpu_s:>14} {cpu_ratio:>6} "
+                         f"{fmt_num(e['value']) + ' ' + unit:>14}{mark}{ratio:>6} {e.get('server_cpu_s', -1):>11.2f} "
+                         f"{busy:>10} {lat:>13}")
+    return "\n".join(lines)
+
+
 def ratio_matrix(summary, servers):
-    scs = list(summary)
+    scs = [sc for sc in summary if not is_proxy(sc)]
+    if not scs:
+        return ""
     width = {sc: max(10, len(sc) + 2) for sc in scs}
     tls = any(map(is_tls, scs))
     lines = ["ratio to C on libuv (idle: memory, so lower is better"
@@ -666,7 +921,8 @@ def cpu_per_unit(e):
 def cpu_matrix(summary, servers):
     """Server CPU per unit of work, each server's as a multiple of iotnet's: the comparison that holds
     when the loadgen, not the server, was the limit (lg busy near 1)."""
-    base = {sc: cpu_per_unit(summary[sc].get("iotnet", {})) for sc in summary if not is_idle(sc)}
+    base = {sc: cpu_per_unit(summary[sc].get("iotnet", {})) for sc in summary
+            if not is_idle(sc) and not is_proxy(sc)}
     scs = [sc for sc, b in base.items() if b]
     if not scs:
         return ""
@@ -674,7 +930,7 @@ def cpu_matrix(summary, servers):
     own = {sc: f"{fmt_num(base[sc] * 1e6) if base[sc] * 1e6 >= 100 else f'{base[sc] * 1e6:.2f}'} "
                f"{SCENARIOS[sc][2].split('/')[0]}" for sc in scs}
     width = {sc: max(10, len(sc) + 2, len(own[sc]) + 2) for sc in scs}
-    lines = ["server CPU per unit of work, to iotnet's (below 1: less CPU than iotnet for the same work)",
+    lines = ["server CPU per unit of work, to iotnet pipe()'s (below 1: less CPU than it for the same work)",
              f"{'':<17}" + "".join(f"{sc:>{width[sc]}}" for sc in scs),
              f"{'iotnet, µs/unit':<17}" + "".join(f"{own[sc]:>{width[sc]}}" for sc in scs)]
     for name, label in servers.items():
@@ -733,7 +989,7 @@ def callgrind_lines(cg, servers):
 
 
 def targets(summary, cg):
-    """The issue's targets for iotnet, as measured. Reported only; nothing asserts them."""
+    """iotnet's targets, as measured. Reported only; nothing asserts them."""
     get = lambda sc, name: summary.get(sc, {}).get(name, {}).get("value")
     if not any(get(sc, "iotnet") is not None for sc in summary):
         return ""
@@ -744,6 +1000,8 @@ def targets(summary, cg):
 
     for peer in ("uvloop", "node"):
         for sc in summary:
+            if is_proxy(sc):
+                continue  # the proxies are compared with the C proxy, below
             a, b = get(sc, "iotnet"), get(sc, peer)
             if a is None or b is None:
                 continue
@@ -758,6 +1016,12 @@ def targets(summary, cg):
     if idle and get(idle, "iotnet") is not None:
         b = get(idle, "iotnet")
         check("≤ 1.5 KiB RSS per idle connection", b <= 1536, f"{b:,.0f} B")
+    # Through a proxy: iotnet's examples/proxy.py against the C proxy, in proxy CPU per unit of work.
+    for sc in ("proxy100", "proxystream"):
+        r = summary.get(sc, {}).get("iotnet", {}).get("cpu_ratio_to_c")
+        if r is not None:
+            check(f"proxy CPU per {'forwarded round trip' if sc == 'proxy100' else 'MB'} ≤ 1.0× the C proxy "
+                  f"on {sc}", r <= 1.0, f"{r:.2f}×")
     a, b = get("echo1000", "iotnet"), get("echo100", "iotnet")
     if a is not None and b:
         # The C server's own ratio shows how much of the drop belongs to the kernel and the loadgen.
@@ -767,7 +1031,7 @@ def targets(summary, cg):
     return "\n".join(lines)
 
 
-def chart(summary, servers, path, title):
+def chart(summary, servers, proxies, path, title):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -778,10 +1042,11 @@ def chart(summary, servers, path, title):
     fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.2 * rows), squeeze=False)
     for ax, sc in zip(axes.flat, scs):
         _, _, unit, better = SCENARIOS[sc]
-        names = [n for n in servers if "value" in summary[sc].get(n, {})]
+        names = [n for n in (proxies if is_proxy(sc) else servers) if "value" in summary[sc].get(n, {})]
         values = [summary[sc][n]["value"] for n in names]
-        colors = ["#444444" if n == REFERENCE else "#d9541e" if n == "iotnet" else "#eea37f" if n in BUILDS
-                  else "#4a7fb5" for n in names]
+        ref = PROXY_REFERENCE if is_proxy(sc) else REFERENCE
+        colors = ["#444444" if n == ref else "#d9541e" if n == "iotnet" else "#e8773f" if n == "iotnet_data"
+                  else "#eea37f" if n in BUILDS else "#4a7fb5" for n in names]
         ax.barh([label_for(n, sc, servers) for n in names], values, color=colors)
         ax.invert_yaxis()
         ax.set_title(f"{sc} ({unit}, {better} is better)", fontsize=10)
@@ -836,32 +1101,84 @@ def machine_info():
             # The OpenSSL of the loadgen and the C server, of Python's ssl, and Node's own.
             "openssl": version(["pkg-config", "--modversion", "openssl"]),
             "python_openssl": version([PY, "-c", "import ssl; print(ssl.OPENSSL_VERSION.split()[1])"]),
-            "node_openssl": version(["node", "-p", "process.versions.openssl"])}
+            "node_openssl": version(["node", "-p", "process.versions.openssl"]),
+            "haproxy": haproxy_version()}
 
 
-def raise_nofile(need):
-    """Servers and loadgen inherit this limit; the idle scenario needs 10,000 sockets in each."""
+def haproxy_path():
+    """The haproxy command, or None; Debian puts it in /usr/sbin, which not every PATH holds."""
+    return shutil.which("haproxy") or ("/usr/sbin/haproxy" if os.access("/usr/sbin/haproxy", os.X_OK) else None)
+
+
+def haproxy_version():
+    """HAProxy's version (of the proxy scenarios' peer), or None."""
+    exe = haproxy_path()
+    if not exe:
+        return None
+    try:
+        out = subprocess.run([exe, "-v"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    m = re.search(r"version (\S+)", out)
+    return m.group(1) if m else None
+
+
+def raise_nofile(want):
+    """Raises this process's RLIMIT_NOFILE, which the servers and the loadgen inherit: the hard
+    limit to `want` where that is allowed (it takes CAP_SYS_RESOURCE), and the soft limit to the
+    hard one. Returns (the soft limit now, whether the hard limit held it below `want`)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and hard < need:
+    if hard != resource.RLIM_INFINITY and hard < want:
         try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (need, need))
-            return need
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
+            return want, False
         except (ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-            return hard
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, need), hard))
-    return need
+            pass  # not allowed here: the hard limit stays what it is
+    new_soft = hard if hard != resource.RLIM_INFINITY else (
+        soft if soft == resource.RLIM_INFINITY else max(soft, want))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (new_soft, hard))
+    return new_soft, new_soft != resource.RLIM_INFINITY and new_soft < want
+
+
+def plan_idle(args):
+    """The idle scenario's connection count, and a line that says what set it.
+
+    --idle-conns N (or a scenario named idleN) asks for N; else the default is IDLE_MAX_CONNS
+    (bench-quick: IDLE_QUICK_CONNS). Each side of the connections, the server and the loadgen,
+    holds N sockets, so N + FD_MARGIN must fit in the limit of open files per process."""
+    wanted = args.idle_conns or (IDLE_QUICK_CONNS if args.quick else IDLE_MAX_CONNS)
+    limit, capped = raise_nofile(wanted + FD_MARGIN)
+    if not capped:
+        why = ("as asked (--idle-conns)" if args.idle_conns else "bench-quick's count" if args.quick
+               else "the most the harness opens")
+        return wanted, f"{wanted:,} connections ({why}; open files per process: {fmt_limit(limit)})", False
+    most = limit - FD_MARGIN
+    n = most // 1000 * 1000 if most >= 2000 else max(100, most)
+    return n, (f"{n:,} connections, capped by the hard limit of open files ({limit:,} per process, "
+               f"{FD_MARGIN:,} of them left for the server's own files; {wanted:,} "
+               f"{'asked' if args.idle_conns else 'where the limit allows'})"), True
+
+
+def fmt_limit(limit):
+    return "unlimited" if limit == resource.RLIM_INFINITY else f"{limit:,}"
 
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="one repeat of a subset, shorter windows (~1 min)")
     p.add_argument("--servers", help="comma-separated subset of: " + ", ".join(SERVERS))
-    p.add_argument("--scenarios", help="comma-separated subset of: " + ", ".join(SCENARIOS))
+    p.add_argument("--proxies", help="the proxies of the proxy* scenarios, comma-separated subset of: "
+                   + ", ".join(PROXIES))
+    p.add_argument("--scenarios", help="comma-separated subset of: " + ", ".join(SCENARIOS)
+                   + " (idle, or idleN: N connections)")
+    p.add_argument("--idle-conns", type=int, metavar="N", help="connections of the idle scenario (default: the most "
+                   f"the limit of open files allows, up to {IDLE_MAX_CONNS:,}; quick {IDLE_QUICK_CONNS:,})")
     p.add_argument("--repeats", type=int, help="repeats per scenario (default 3, quick 1)")
     p.add_argument("--warmup", type=float, help="seconds of warm-up (default 1, quick 0.5)")
     p.add_argument("--duration", type=float, help="seconds measured (default 3, quick 1.5)")
     p.add_argument("--tls-duration", type=float, help="seconds measured in the tls_* scenarios (default 2, "
+                   "quick 1; --duration given: the same)")
+    p.add_argument("--proxy-duration", type=float, help="seconds measured in the proxy* scenarios (default 2, "
                    "quick 1; --duration given: the same)")
     p.add_argument("--no-callgrind", action="store_true", help="skip the callgrind instruction counts")
     p.add_argument("--callgrind-only", action="store_true", help="only the callgrind counts: no scenario runs")
@@ -877,13 +1194,14 @@ def parse_args(argv):
                    "bench/results/compare.* unless --out says otherwise")
     p.add_argument("--no-spin", action="store_true", help="let loadgen sleep in epoll_wait instead of polling")
     p.add_argument("--budget", type=float, help="seconds the matrix may take, re-runs of disturbed runs "
-                   "included (default 900, quick 90)")
+                   "included (default 1400, quick 120)")
     p.add_argument("--out", help="results path without extension (default bench/results/latest; "
                    "with --iotnet-build bench/results/compare). Writing bench/results/latest.json also "
                    "rewrites the last-measured section of bench/README.md")
     a = p.parse_args(argv)
     a.argv = list(sys.argv[1:] if argv is None else argv)
     a.servers = a.servers.split(",") if a.servers else list(SERVERS)
+    a.proxies = a.proxies.split(",") if a.proxies else list(PROXIES)
     for spec in a.iotnet_build:
         name, sep, src = spec.partition("=")
         if not sep or not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or not src:
@@ -895,10 +1213,12 @@ def parse_args(argv):
         BUILDS[name] = str(Path(src).resolve())
         SERVERS[name] = (name, [PY, "examples/echo_server.py"])
         TLS_SERVERS[name] = (name, [PY, "examples/tls_echo_server.py"])
+        PROXIES[name] = (name, [PY, "examples/proxy.py"])
         # Beside the tree's own iotnet (just before it), or last if that is not run.
-        if name not in a.servers:
-            at = a.servers.index("iotnet") if "iotnet" in a.servers else len(a.servers)
-            a.servers.insert(at, name)
+        for names in (a.servers, a.proxies):
+            if name not in names:
+                at = names.index("iotnet") if "iotnet" in names else len(names)
+                names.insert(at, name)
     a.out = a.out or str(RESULTS / ("compare" if BUILDS else "latest"))
     a.scenarios = a.scenarios.split(",") if a.scenarios else (QUICK_SCENARIOS if a.quick else list(SCENARIOS))
     if a.callgrind_only:
@@ -924,14 +1244,28 @@ def parse_args(argv):
     for name in a.servers:
         if name not in SERVERS:
             p.error(f"unknown server {name}")
-    for name in a.scenarios:
-        if name not in SCENARIOS:
+    for name in a.proxies:
+        if name not in PROXIES:
+            p.error(f"unknown proxy {name}")
+    # idle, or idleN for N connections (the name a run gives it: --scenarios idle19000 repeats it)
+    for i, name in enumerate(a.scenarios):
+        m = re.fullmatch(r"idle(\d*)", name)
+        if m and m.group(1):
+            if a.idle_conns and a.idle_conns != int(m.group(1)):
+                p.error(f"--scenarios {name} and --idle-conns {a.idle_conns} disagree")
+            a.idle_conns = int(m.group(1))
+        if m:
+            a.scenarios[i] = "idle"
+        elif name not in SCENARIOS:
             p.error(f"unknown scenario {name}")
+    if a.idle_conns is not None and a.idle_conns < 1:
+        p.error("--idle-conns: at least 1")
     a.repeats = a.repeats or (1 if a.quick else 3)
     a.warmup = a.warmup if a.warmup is not None else (0.5 if a.quick else 1.0)
     a.tls_duration = a.tls_duration or a.duration or (1.0 if a.quick else 2.0)
+    a.proxy_duration = a.proxy_duration or a.duration or (1.0 if a.quick else 2.0)
     a.duration = a.duration or (1.5 if a.quick else 3.0)
-    a.budget = a.budget or (90 if a.quick else 900)
+    a.budget = a.budget or (120 if a.quick else 1400)
     return a
 
 
@@ -941,11 +1275,16 @@ def main(argv=None):
         sys.exit("bench/bin/loadgen is not built: run `make bench` (or gcc -O2 -o bench/bin/loadgen bench/loadgen.c)")
     started = time.monotonic()
     bench = Bench(args)
-    limit = raise_nofile(10000 + 200)
-    if limit < 10000 + 200:
-        bench.idle_conns = max(100, limit - 200)
-        bench.notes.append(f"RLIMIT_NOFILE is {limit}: idle scenario uses {bench.idle_conns} connections")
+    # The soft limit of open files goes up to the hard one in any case (the servers and the loadgen
+    # inherit it); the idle scenario's count follows from it.
+    bench.idle_conns, idle_how, idle_capped = plan_idle(args)
+    args.scenarios = set_idle_conns(bench.idle_conns, args.scenarios)
+    idle_sc = next((sc for sc in args.scenarios if is_idle(sc)), None)
+    idle_line = f"{idle_sc}: {idle_how}" if idle_sc else ""
+    if idle_sc:
+        log(idle_line)
     servers = bench.available_servers()
+    proxies = bench.available_proxies()
     # Instruction counts do not depend on other work; the timed scenarios do.
     load = wait_for_quiet(10) if args.scenarios else 0.0
     if load >= 0.1:
@@ -953,10 +1292,12 @@ def main(argv=None):
         log(f"warning: other processes use {load:.2f} CPUs; results will be noisy")
     if REFERENCE not in servers:
         bench.notes.append("no C reference server: ratios are not computed")
+    if any(map(is_proxy, args.scenarios)) and PROXY_REFERENCE not in proxies:
+        bench.notes.append("no C proxy: the proxies' ratios are not computed")
 
     try:
-        runs = bench.run_matrix(servers, args.scenarios) if args.scenarios else []
-        summary = summarize(runs, servers, args.scenarios)
+        runs = bench.run_matrix(servers, proxies, args.scenarios) if args.scenarios else []
+        summary = summarize(runs, servers, proxies, args.scenarios)
         disturbed = sum(1 for r in runs if r.get("disturbed"))
         if disturbed:
             bench.notes.append(f"{disturbed} run(s) were disturbed by other processes even after a retry")
@@ -966,8 +1307,10 @@ def main(argv=None):
     elapsed = time.monotonic() - started
 
     info = machine_info()
-    tls_window = (f" (tls_*: {args.tls_duration:g} s)" if any(map(is_tls, args.scenarios))
-                  and args.tls_duration != args.duration else "")
+    other_windows = [f"{what}: {secs:g} s" for what, secs, used in (
+        ("tls_*", args.tls_duration, any(map(is_tls, args.scenarios))),
+        ("proxy*", args.proxy_duration, any(map(is_proxy, args.scenarios)))) if used and secs != args.duration]
+    tls_window = f" ({', '.join(other_windows)})" if other_windows else ""
     timing = (f"{args.warmup:g} s warm-up, {args.duration:g} s measured{tls_window}, "
               + (f"median of {args.repeats}" if args.repeats > 1 else "1 repeat")) if summary else "callgrind only"
     header = (f"iotnet bench ({info['iotnet_commit'] or 'no git'}): {info['cpus']} CPUs ({info['cpu_model']}), "
@@ -976,8 +1319,10 @@ def main(argv=None):
     if BUILDS:
         header += "\n" + "\n".join(f"  {name}: {b['path']} (commit {b.get('commit') or 'none'})"
                                     for name, b in bench.builds.items())
+    proxied = summary and proxy_table(summary, proxies)
     text = "\n\n".join(filter(None, [
-        header, summary and table(summary, servers, args.duration), summary and ratio_matrix(summary, servers),
+        header, summary and table(summary, servers, args.duration), summary and idle_sc in summary and idle_line,
+        proxied, summary and ratio_matrix(summary, servers),
         summary and cpu_matrix(summary, servers), summary and tls_lines(summary, servers),
         callgrind_lines(cg, servers), targets(summary, cg),
         "\n".join("note: " + n for n in bench.notes),
@@ -985,7 +1330,11 @@ def main(argv=None):
             "columns: srv CPU-s = CPU seconds the server used in the measured window (its ceiling is the window "
             f"length, {args.duration:g} s{tls_window}: one core); per srv CPU-s = result per second of server CPU; "
             "lg busy = share of the window the load generator was working (near 1: it was the bottleneck); "
-            "! = other processes used the CPUs during that run; tls_* rows: each server's TLS variant.")]))
+            "! = other processes used the CPUs during that run; tls_* rows: each server's TLS variant."
+            + (" Through a proxy: proxy CPU = the proxy's CPU per round trip or MB forwarded (vs C: to the C "
+               "proxy's; lower is better), result vs C: throughput to the C proxy's; CPU 1 busy = CPU the loadgen "
+               "and the backend used together, per second of the window (near 1: that core was full)."
+               if proxied else ""))]))
     print(text, flush=True)
 
     out = Path(args.out).resolve()
@@ -993,11 +1342,13 @@ def main(argv=None):
     doc = {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "argv": args.argv, "machine": info,
            "pinned": bench.pinning,
            "settings": {"repeats": args.repeats, "warmup_s": args.warmup, "duration_s": args.duration,
-                        "tls_duration_s": args.tls_duration,
-                        "quick": args.quick, "idle_conns": bench.idle_conns,
+                        "tls_duration_s": args.tls_duration, "proxy_duration_s": args.proxy_duration,
+                        "quick": args.quick, "idle_conns": bench.idle_conns, "idle_capped_by_nofile": idle_capped,
+                        "nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
                         "callgrind_conns": [] if args.no_callgrind else args.callgrind_conns,
                         "callgrind_tls_conns": [] if args.no_callgrind else args.callgrind_tls_conns},
            "servers": servers, "tls_servers": {n: TLS_SERVERS[n][0] for n in servers if n in TLS_SERVERS},
+           "proxies": proxies,
            "units": {sc: SCENARIOS[sc][2] for sc in summary}, "builds": bench.builds, "notes": bench.notes,
            "summary": summary,
            "callgrind": cg, "runs": runs, "elapsed_s": round(elapsed, 1), "table": text}
@@ -1005,7 +1356,7 @@ def main(argv=None):
     wrote = [out.with_suffix(".json")]
     if summary:
         try:
-            chart(summary, servers, out.with_suffix(".png"), header)
+            chart(summary, servers, proxies, out.with_suffix(".png"), header)
             wrote.append(out.with_suffix(".png"))
         except ImportError:
             log("matplotlib is not installed: no chart (pip install -r bench/requirements.txt)")

@@ -1,11 +1,15 @@
 """pipe() and unpipe() (docs/reference): a socket piped into a writable or into another socket, the
 end of the source ending the destination, backpressure through a pipe, and unpipe()."""
+import pathlib
+import signal
 import socket
 import struct
+import subprocess
+import sys
 
 import iotnet
-from helpers import (HOST, KIB, READ_BUFFER_BYTES, listen_local, port_of, record_error_end_close,
-                     run_bounded, wait_until)
+from helpers import (CHILD_TIMEOUT_S, HOST, KIB, READ_BUFFER_BYTES, listen_local, port_of,
+                     record_error_end_close, run_bounded, subprocess_env, wait_until)
 
 
 def test_stream_pipe_socket_to_writable_then_unpipe():
@@ -401,3 +405,31 @@ def test_an_error_on_the_backend_side_of_a_proxy_ends_the_client_side():
     assert client_log == [("data", b"answer"), ("outbound error", "EPROTO"), "end",
                           ("close", False)]
     assert backend_log[-1] == "close"
+
+
+def test_the_proxy_example_forwards_to_the_echo_example():
+    """examples/proxy.py in front of examples/echo_server.py, with examples/client.py through
+    both, as the proxy's docstring runs them; both servers end cleanly on SIGTERM."""
+    examples = pathlib.Path(__file__).resolve().parent.parent / "examples"
+    started = []
+
+    def start(script, *args):
+        child = subprocess.Popen([sys.executable, str(examples / script), "0", HOST, *args],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 env=subprocess_env())
+        started.append(child)
+        return child.stdout.readline().split()[-1]
+
+    try:
+        echo_port = start("echo_server.py")
+        proxy_port = start("proxy.py", echo_port)
+        client = subprocess.run([sys.executable, str(examples / "client.py"), proxy_port, HOST,
+                                 "hi through the proxy"], capture_output=True, text=True,
+                                env=subprocess_env(), timeout=CHILD_TIMEOUT_S)
+    finally:
+        for child in reversed(started):
+            child.send_signal(signal.SIGTERM)
+        ends = [child.communicate(timeout=CHILD_TIMEOUT_S) for child in reversed(started)]
+    assert (client.returncode, client.stdout, client.stderr) == (0, "hi through the proxy\n", "")
+    assert [child.returncode for child in started] == [0, 0]
+    assert [err for out, err in ends] == ["", ""]
