@@ -46,9 +46,11 @@ HOST = "127.0.0.1"
 # name -> label and command (the harness appends PORT HOST).
 SERVERS = {
     "c_libuv": ("C on libuv", [str(BIN / "c_libuv")]),
-    # iotnet twice: its example's sock.pipe(sock), and the 'data' listener that writes each chunk.
+    # iotnet three times: its example's sock.pipe(sock), the 'data' listener that writes each
+    # chunk, and Node's onread option (reads into one buffer, the callback writes from it).
     "iotnet": ("iotnet pipe()", [PY, "examples/echo_server.py"]),
     "iotnet_data": ("iotnet 'data'", [PY, "bench/servers/iotnet_data.py"]),
+    "iotnet_onread": ("iotnet onread", [PY, "bench/servers/iotnet_onread.py"]),
     "uvloop": ("uvloop Protocol", [PY, "bench/servers/uvloop_proto.py"]),
     "asyncio": ("asyncio Protocol", [PY, "bench/servers/asyncio_proto.py"]),
     "asyncio_streams": ("asyncio streams", [PY, "bench/servers/asyncio_streams.py"]),
@@ -150,8 +152,8 @@ def label_for(name, scenario, servers):
 # Run once per connection count (--callgrind-conns); iotnet builds given by --iotnet-build join in.
 CALLGRIND_CONNS = [1, 100]
 QUICK_CALLGRIND_CONNS = [1]
-CALLGRIND_SERVERS = ["c_libuv", "iotnet", "iotnet_data", "uvloop", "asyncio_streams", "uvloop_streams",
-                     "iotnet_aio_streams", "iotnet_attached"]
+CALLGRIND_SERVERS = ["c_libuv", "iotnet", "iotnet_data", "iotnet_onread", "uvloop", "asyncio_streams",
+                     "uvloop_streams", "iotnet_aio_streams", "iotnet_attached"]
 QUICK_CALLGRIND_SERVERS = ["c_libuv", "iotnet"]
 # The same over TLS (--callgrind-tls-conns), after the handshakes: the C server and iotnet.
 CALLGRIND_TLS_CONNS = [1, 100]

@@ -14,6 +14,10 @@ import sys
 import iotnet
 
 
+def ignore_error(err):
+    """A reset or a refused backend: the pipes end the other side, and 'close' follows."""
+
+
 def main():
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 8081
     host = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
@@ -28,9 +32,10 @@ def main():
         # data, and each side's end is passed on to the other.
         sock.pipe(up)
         up.pipe(sock)
-        # A reset or a refused backend on either side closes both.
-        sock.on("error", lambda err: up.destroy())
-        up.on("error", lambda err: sock.destroy())
+        # A reset or a refused backend on either side ends the other: pipe() passes an error
+        # on as an end. The listeners only keep an 'error' from stopping the proxy.
+        sock.on("error", ignore_error)
+        up.on("error", ignore_error)
 
     # SIGTERM ends the loop cleanly; SIGINT raises KeyboardInterrupt even when the shell that
     # started us in the background had it ignored.
