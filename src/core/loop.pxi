@@ -86,6 +86,35 @@ cdef inline void _enter_callback() noexcept nogil:
     _callbacks_entered += 1
 
 
+cdef extern from "Python.h":
+    ctypedef struct PyObject
+    void PyErr_Fetch(PyObject** ptype, PyObject** pvalue, PyObject** ptraceback)
+    void PyErr_NormalizeException(PyObject** ptype, PyObject** pvalue, PyObject** ptraceback)
+    int PyException_SetTraceback(PyObject* exc, PyObject* traceback)
+    void Py_XDECREF(PyObject* o)
+
+
+cdef void _report_raised() noexcept:
+    """Reports the exception a C call returned -1 with: what `except BaseException as exc:
+    _loop.report(exc)` does, for a caller that tested the result instead of using try."""
+    cdef PyObject* exc_type
+    cdef PyObject* exc_value
+    cdef PyObject* exc_traceback
+    PyErr_Fetch(&exc_type, &exc_value, &exc_traceback)
+    if exc_value == NULL:           # returned -1 with nothing raised: nothing to report
+        Py_XDECREF(exc_type)
+        Py_XDECREF(exc_traceback)
+        return
+    PyErr_NormalizeException(&exc_type, &exc_value, &exc_traceback)
+    if exc_traceback != NULL:
+        PyException_SetTraceback(exc_value, exc_traceback)
+    exc = <object>exc_value
+    Py_XDECREF(exc_type)
+    Py_XDECREF(exc_value)
+    Py_XDECREF(exc_traceback)
+    _loop.report(exc)
+
+
 cdef class _Later:
     pass
 

@@ -42,7 +42,9 @@ cdef class _Pipe:
         source.bytes_read += size
         if source.idle is not None:
             source.idle.touch()
-        return self.flowing((<Stream>self.destination)._write_from_buffer(data, size, None))
+        if (<Stream>self.destination)._write_from_buffer(data, size, None):
+            return 0
+        return self.flowing(False)
 
     cdef int flowing(self, bint flowing) except -1:
         if not flowing and not self.source.paused:

@@ -33,14 +33,22 @@ cdef void _on_read_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf) n
     buf.len = READ_BUFFER_BYTES
 
 
+cdef int _stream_read_done(Stream stream, ssize_t nread, const uv_buf_t* buf) except -1:
+    return stream._read_done(nread, buf)
+
+
+# The same function, called without Cython's check: the read callback tests the result itself,
+# so its hot path has no try block (which saves and restores the exception state every time).
+ctypedef int (*_unchecked_read_done)(Stream, ssize_t, const uv_buf_t*) noexcept
+
+
 cdef void _on_stream_read(uv_stream_t* handle, ssize_t nread, const uv_buf_t* buf) noexcept:
+    # The shape of loop.pxi, with the try block replaced by a test of the result.
     _enter_callback()
     owner = _owner(<uv_handle_t*>handle)
     if owner is not None:
-        try:
-            (<Stream>owner)._read_done(nread, buf)
-        except BaseException as exc:
-            _loop.report(exc)
+        if (<_unchecked_read_done>_stream_read_done)(<Stream>owner, nread, buf) < 0:
+            _report_raised()
     _loop.after_callback()
 
 
