@@ -33,11 +33,31 @@ cdef inline object _unwrap(object listener):
 # were first added. A dict and a tuple per name cost a connection about 250 bytes more; the
 # one-name case saves the flat tuple (72 bytes). A Stream keeps 'data' in a field of its own.
 
+cdef extern from "Python.h":
+    Py_ssize_t PyUnicode_GET_LENGTH(object text)
+    unsigned int PyUnicode_CHECK_INTERNED(object text)
+    Py_hash_t PyObject_Hash(object o) except -1
+    int PyUnicode_Compare(object left, object right) except? -1
+
+
+cdef inline bint _same_name(object a, object b) except -1:
+    """a == b for event names, cheaply: names are nearly always interned str (literals), which
+    are equal only if identical; other str compare by length and cached hash first (the
+    generic == of two different names costs a full string comparison)."""
+    if a is b:
+        return True
+    if type(a) is str and type(b) is str:
+        if PyUnicode_CHECK_INTERNED(a) and PyUnicode_CHECK_INTERNED(b):
+            return False            # two interned strings are equal only if identical
+        return (PyUnicode_GET_LENGTH(a) == PyUnicode_GET_LENGTH(b)
+                and PyObject_Hash(a) == PyObject_Hash(b) and PyUnicode_Compare(a, b) == 0)
+    return a == b
+
+
 cdef inline Py_ssize_t _name_index(tuple events, object name) except -2:
     cdef Py_ssize_t i
     for i in range(0, len(events), 2):
-        key = events[i]
-        if key is name or key == name:
+        if _same_name(events[i], name):
             return i
     return -1
 
@@ -84,7 +104,7 @@ cdef class EventEmitter:
         """The listeners of `name`: None, the one listener, or a tuple of them."""
         if self._event_name is not None:
             key = self._event_name
-            return self._events if key is name or key == name else None
+            return self._events if _same_name(key, name) else None
         if self._events is None:
             return None
         cdef Py_ssize_t i = _name_index(<tuple>self._events, name)
@@ -104,9 +124,13 @@ cdef class EventEmitter:
 
     cdef void _set_listeners(self, object name, tuple listeners) except *:
         """Stores the listeners of `name` (none: the name goes). Stream keeps 'data' apart."""
+        entry = _entry_of(listeners)
+        if self._events is None and entry is not None and name is not None:
+            self._event_name = name         # the first listener: no tuple built
+            self._events = entry
+            return
         cdef tuple events = self._event_pairs()
         cdef Py_ssize_t i = _name_index(events, name)
-        entry = _entry_of(listeners)
         if i >= 0:
             events = (events[:i] + events[i + 2:] if entry is None
                       else events[:i + 1] + (entry,) + events[i + 2:])

@@ -94,7 +94,7 @@ cdef void _unlink_feeder(Stream destination, _Pipe pipe):
 
 
 cdef object _pipe(Stream source, object destination, object end):
-    if not callable(getattr(destination, 'write', None)):
+    if not isinstance(destination, Stream) and not callable(getattr(destination, 'write', None)):
         raise TypeError('destination must have a write() method')
     cdef _Pipe link = _Pipe.__new__(_Pipe)
     link.source = source

@@ -58,6 +58,13 @@ cdef _OnRead _new_onread(tuple spec, bint gets_socket):
     return onread
 
 
+cdef inline bint _any_callback(list callbacks):
+    for callback in callbacks:
+        if callback is not None:
+            return True
+    return False
+
+
 cdef inline bint _has_queue(Stream stream):
     """Bytes wait for the next uv_write."""
     return stream.cold is not None and stream.cold.queued is not None
@@ -106,12 +113,12 @@ cdef class Stream(Handle):
     # it first): a connection whose other listeners are for one name needs no tuple at all.
 
     cdef object _entry(self, object name):
-        if name == u'data':
+        if _same_name(name, u'data'):
             return self.data_listeners
         return EventEmitter._entry(self, name)
 
     cdef void _set_listeners(self, object name, tuple listeners) except *:
-        if name != u'data':
+        if not _same_name(name, u'data'):
             EventEmitter._set_listeners(self, name, listeners)
             return
         self.data_listeners = _entry_of(listeners)
@@ -517,7 +524,7 @@ cdef class Stream(Handle):
             cold.inflight_callbacks = cold.queued_callbacks = cold.end_callbacks = None
             cold.queued = None
             cold.queued_bytes = 0
-        if any(cb is not None for cb in callbacks):
+        if _any_callback(callbacks):
             if error is None:
                 error = net_error('ERR_STREAM_DESTROYED' if was_connected else
                                   'ERR_SOCKET_CLOSED_BEFORE_CONNECTION')
