@@ -46,11 +46,11 @@ bench-haproxy:
 
 bench-setup: build $(BENCH_DEPS_STAMP) $(BENCH_BINS) bench-valgrind bench-haproxy
 
-# Every scenario, median of 3 (under 10 minutes on 2 cores); writes bench/results/latest.* and
+# Every scenario, median of 3 (about 29 minutes on 2 cores); writes bench/results/latest.* and
 # the last-measured section of bench/README.md (bench/report.py).
 bench: bench-setup
 	$(PY) bench/run.py
 
-# One repeat of a subset with shorter windows (about a minute).
+# One repeat of a subset with shorter windows (about 2.5 minutes).
 bench-quick: bench-setup
 	$(PY) bench/run.py --quick

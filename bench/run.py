@@ -1044,8 +1044,12 @@ def chart(summary, servers, proxies, path, title):
     fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.2 * rows), squeeze=False)
     for ax, sc in zip(axes.flat, scs):
         _, _, unit, better = SCENARIOS[sc]
-        names = [n for n in (proxies if is_proxy(sc) else servers) if "value" in summary[sc].get(n, {})]
-        values = [summary[sc][n]["value"] for n in names]
+        # Through a proxy the figure is the proxy's CPU per round trip or MB, not the throughput.
+        field, ratio_field = ("proxy_cpu_us_per_unit", "cpu_ratio_to_c") if is_proxy(sc) else ("value", "ratio_to_c")
+        if is_proxy(sc):
+            unit, better = f"proxy CPU µs/{unit.split('/')[0]}", "lower"
+        names = [n for n in (proxies if is_proxy(sc) else servers) if field in summary[sc].get(n, {})]
+        values = [summary[sc][n][field] for n in names]
         ref = PROXY_REFERENCE if is_proxy(sc) else REFERENCE
         colors = ["#444444" if n == ref else "#d9541e" if n == "iotnet" else "#e8773f" if n == "iotnet_data"
                   else "#eea37f" if n in BUILDS else "#4a7fb5" for n in names]
@@ -1053,7 +1057,7 @@ def chart(summary, servers, proxies, path, title):
         ax.invert_yaxis()
         ax.set_title(f"{sc} ({unit}, {better} is better)", fontsize=10)
         for i, n in enumerate(names):
-            r = summary[sc][n].get("ratio_to_c")
+            r = summary[sc][n].get(ratio_field)
             ax.text(values[i], i, f" {fmt_num(values[i])}" + (f"  {r:.2f}×" if r else ""), va="center", fontsize=8)
         ax.set_xlim(0, max(values or [1]) * 1.45)
         ax.tick_params(labelsize=8)
