@@ -1015,9 +1015,23 @@ def targets(summary, cg):
         if a is not None and c:
             check(f"≥ 0.8× C on {sc}", a / c >= 0.8, f"{a / c:.2f}×")
     idle = next((sc for sc in summary if is_idle(sc)), None)
-    if idle and get(idle, "iotnet") is not None:
-        b = get(idle, "iotnet")
-        check("≤ 1.5 KiB RSS per idle connection", b <= 1536, f"{b:,.0f} B")
+    for name in ("iotnet", "iotnet_data"):
+        if idle and get(idle, name) is not None:
+            b = get(idle, name)
+            check(f"≤ 512 B RSS per idle connection, {SERVERS[name][0]}", b <= 512, f"{b:,.0f} B")
+    # connrate in server CPU per connection (the result per CPU-second), not in connections/s.
+    iot, c = summary.get("connrate", {}).get("iotnet"), summary.get("connrate", {}).get(REFERENCE)
+    if iot and c and cpu_per_unit(iot) and cpu_per_unit(c):
+        r = cpu_per_unit(iot) / cpu_per_unit(c)
+        check("server CPU per connection ≤ 1.0× C on connrate", r <= 1.0, f"{r:.2f}×")
+    # callgrind: each iotnet echo style against the C server, at every connection count counted.
+    for key, per_server in sorted((cg or {}).items()):
+        c_ir = (per_server.get(REFERENCE) or {}).get("ir_per_round_trip")
+        for name in ("iotnet", "iotnet_data", "iotnet_onread"):
+            ir = (per_server.get(name) or {}).get("ir_per_round_trip")
+            if c_ir and ir and not per_server[name].get("tls"):
+                check(f"callgrind ≤ 1.5× C, {SERVERS[name][0]}, {key} connection(s)",
+                      ir <= 1.5 * c_ir, f"{ir / c_ir:.2f}×")
     # Through a proxy: iotnet's examples/proxy.py against the C proxy, in proxy CPU per unit of work.
     for sc in ("proxy100", "proxystream"):
         r = summary.get(sc, {}).get("iotnet", {}).get("cpu_ratio_to_c")
