@@ -539,3 +539,28 @@ def test_writes_from_a_data_listener_call_back_in_order_and_drain_follows_a_full
     assert calls == [(0, None), (1, None), (2, None)]
     assert results == [False] and drains == [0]
     assert b"".join(received) == b"0,1,2," + b"x" * (32 * KIB)
+
+
+def test_onread_on_both_ends_gets_the_plaintext():
+    """onread on tls.connect() and tls.createServer(): each side's callback gets the decrypted
+    bytes in its own buffer; the server's echoes them from there."""
+    payload = bytes(range(256)) * 1000
+    received = []
+    server_buffer = bytearray(16 * KIB)
+    client_buffer = bytearray(10 * KIB)
+
+    def server_read(nread, buf, sock):
+        sock.write(memoryview(buf)[:nread])
+
+    server = tls_server(onread={"buffer": server_buffer, "callback": server_read})
+    server.on("secureConnection", lambda sock: sock.on("end", sock.end))
+
+    def start(port):
+        client = tls.connect(port, "127.0.0.1", client_options(onread={
+            "buffer": client_buffer, "callback": lambda n, buf: received.append(bytes(buf[:n]))}))
+        client.on("secureConnect", lambda: client.end(payload))
+        client.on("close", lambda had_error: server.close())
+
+    listen_local(server, start)
+    run_bounded(10)
+    assert b"".join(received) == payload

@@ -87,7 +87,7 @@ def _options(options, kwargs, what):
 def socket_options(options, kwargs):
     """The Socket constructor's options within a TLSSocket's."""
     opts = _options(options, kwargs, "TLSSocket")
-    return {key: opts[key] for key in ("allowHalfOpen", "highWaterMark") if key in opts}
+    return {key: opts[key] for key in ("allowHalfOpen", "highWaterMark", "onread") if key in opts}
 
 
 def server_net_options(options, kwargs):
@@ -95,7 +95,7 @@ def server_net_options(options, kwargs):
     opts = _options(options, kwargs, "Server")
     return {key: value for key, value in opts.items()
             if key in ("allowHalfOpen", "pauseOnConnect", "noDelay", "keepAlive",
-                       "keepAliveInitialDelay", "highWaterMark")}
+                       "keepAliveInitialDelay", "highWaterMark", "onread")}
 
 
 # -- certificates, keys and CAs -----------------------------------------------------------------
