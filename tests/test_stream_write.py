@@ -530,3 +530,55 @@ def test_destroy_soon_flushes_then_closes():
     listen_local(server, on_listening)
     run_bounded(10)
     assert sum(received) == 1024 * KIB
+
+
+def test_a_sockets_write_as_data_listener_forwards_every_chunk_and_str():
+    """sock.on('data', other.write) (the core calls write() in C for it): bytes arrive exactly,
+    and after setEncoding() the str chunks are written as UTF-8, as other.write(chunk) would."""
+    text = "né ✓ " * 20000
+    received = []
+    sink = iotnet.createServer(lambda sock: (sock.on("data", received.append),
+                                             sock.on("end", sink.close)))
+    source = iotnet.createServer()
+
+    def on_source_connection(sock):
+        out = iotnet.connect(port_of(sink), "127.0.0.1")
+        sock.setEncoding("utf8")
+        sock.on("data", out.write)
+        sock.on("end", out.end)
+        source.close()
+
+    source.on("connection", on_source_connection)
+
+    def start(port):
+        client = iotnet.connect(port, "127.0.0.1")
+        client.on("connect", lambda: client.end(text.encode()))
+
+    listen_local(sink, lambda _: listen_local(source, start))
+    run_bounded(10)
+    assert b"".join(received) == text.encode()
+
+
+def test_a_subclass_write_as_data_listener_is_called():
+    """A Socket subclass that overrides write(): its own write() is what the listener calls."""
+    seen = []
+
+    class Recording(iotnet.Socket):
+        def write(self, data, *args):
+            seen.append(bytes(data))
+            return super().write(data, *args)
+
+    server = iotnet.createServer(lambda sock: (sock.on("data", recorder.write),
+                                               sock.on("end", recorder.end)))
+    sink = iotnet.createServer(lambda sock: (sock.resume(), sock.on("end", sink.close)))
+    recorder = Recording()
+
+    def start(port):
+        recorder.connect(port_of(sink), "127.0.0.1")
+        client = iotnet.connect(port, "127.0.0.1")
+        client.on("connect", lambda: client.end(b"through the subclass"))
+        client.on("close", lambda had_error: server.close())
+
+    listen_local(sink, lambda _: listen_local(server, start))
+    run_bounded(10)
+    assert b"".join(seen) == b"through the subclass"

@@ -58,6 +58,16 @@ cdef _OnRead _new_onread(tuple spec, bint gets_socket):
     return onread
 
 
+cdef extern from "Python.h":
+    PyObject* PyMethod_GET_FUNCTION(object method)     # borrowed
+    PyObject* PyMethod_GET_SELF(object method)         # borrowed
+
+from types import MethodType as _MethodType
+# Socket.write's function object (tcp.pxi sets it once the class exists): a bound method of it
+# as the 'data' listener is a forward the read path makes in C.
+cdef object _socket_write = None
+
+
 cdef inline bint _any_callback(list callbacks):
     for callback in callbacks:
         if callback is not None:
@@ -234,7 +244,15 @@ cdef class Stream(Handle):
                 return 0        # resume() without a 'data' listener discards, as in Node
             self._hold(chunk)
             return 0
-        if type(listeners) is not tuple:
+        if (type(listeners) is _MethodType
+                and PyMethod_GET_FUNCTION(listeners) == <PyObject*>_socket_write
+                and isinstance(<object>PyMethod_GET_SELF(listeners), Stream)):
+            # sock.on('data', other.write): write() called in C, as it would run (no Python
+            # call, argument parsing or thread check per chunk). A subclass that overrides
+            # write() has another function there, and is called as any listener.
+            (<Stream><object>PyMethod_GET_SELF(listeners))._write_data(
+                chunk if type(chunk) is bytes else _as_bytes(chunk, None), None)
+        elif type(listeners) is not tuple:
             listeners(chunk)         # an exception ends this read callback, nothing else
         else:
             self._emit_event1('data', chunk)

@@ -503,3 +503,6 @@ cdef object _aio():
         from iotnet import aio
         _aio_module = aio
     return _aio_module
+
+
+_socket_write = Socket.__dict__['write']
