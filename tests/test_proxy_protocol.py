@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import iotnet
 from iotnet import tls
-from helpers import HOST, RawPeer, run_bounded
+from helpers import HOST, RawPeer, run_bounded, wait_until
 from tls_certs import certs
 
 V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
@@ -367,27 +367,33 @@ backend b2
     child = subprocess.Popen([haproxy, "-db", "-f", cfg], stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT)
     clients = []
-    try:
-        # The listeners are up when a connect succeeds (haproxy binds before it serves).
-        for port in fronts:
-            for attempt in range(500):
-                try:
-                    probe = socket.create_connection((HOST, port), timeout=5)
-                    break
-                except ConnectionRefusedError:
-                    if child.poll() is not None:
-                        raise AssertionError(child.stdout.read().decode())
-                    subprocess.run(["sleep", "0.01"])      # a child's wait, not the loop's
-            clients.append(probe)
+
+    def connected():
+        """Connects the next client once haproxy listens (the first connect that works is
+        already a client, so no probe reaches the servers); True when all four are."""
+        if child.poll() is not None:
+            iotnet.stop()
+            return False
+        port = fronts[len(clients) // 2]
+        try:
             clients.append(socket.create_connection((HOST, port), timeout=5))
+        except ConnectionRefusedError:
+            return False          # haproxy is starting
+        return len(clients) == 4
+
+    def send_all():
         for i, s in enumerate(clients):
             s.sendall(PAYLOAD * (i + 1))
             s.shutdown(socket.SHUT_WR)
+
+    try:
+        wait_until(connected, send_all)
         run_bounded(30)
     finally:
         child.terminate()
-        child.wait(10)
+        output = child.communicate(timeout=10)[0].decode(errors="replace")
         shutil.rmtree(folder, True)
+    assert len(clients) == 4, output
     names = [s.getsockname() for s in clients]
     for s in clients:
         s.close()

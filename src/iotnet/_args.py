@@ -28,6 +28,8 @@ _ALIASES = {
     "reuse_port": "reusePort",
     "local_address": "localAddress",
     "local_port": "localPort",
+    "proxy_protocol": "proxyProtocol",
+    "header_timeout": "headerTimeout",
     "connection_listener": "connectionListener",
     "listening_listener": "listeningListener",
     "connect_listener": "connectListener",
