@@ -216,6 +216,19 @@ def test_pause_on_connect_holds_the_payload():
     assert b"".join(got) == PAYLOAD
 
 
+def test_onread_gets_the_payload():
+    """With the server's onread option the bytes after the header go to its callback."""
+    got = bytearray()
+    server = iotnet.createServer({"proxyProtocol": True, "onread": {
+        "buffer": bytearray(8), "callback": lambda n, buf, sock: got.extend(buf[:n])}})
+    server.on("connection", lambda sock: sock.on("end", lambda: server.close()))
+    server.listen(0, HOST)
+    socks = _clients(server.address()["port"], [v2(0, 0, b"") + PAYLOAD])
+    run_bounded(30)
+    socks[0].close()
+    assert bytes(got) == PAYLOAD
+
+
 def test_get_connections_counts_connections_reading_their_header():
     """A connection still reading its header counts in getConnections (it holds a socket);
     once it fails it is gone."""

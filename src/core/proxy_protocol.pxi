@@ -29,6 +29,8 @@ cdef enum:
     PROXY_BAD = -2                   # feed(): not a valid header (the reason is in `error`)
 
 
+# Why _proxy_feed() returned PROXY_BAD: a module global, since the loop thread parses one
+# read at a time and a reason per header object would cost every connection a field.
 cdef str _proxy_error
 _proxy_error = ''
 
