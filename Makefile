@@ -12,13 +12,17 @@ DEBUG_BUILT_STAMP := $(DEBUG_DIR)/.core-built
 # Installs the Debian packages named that are missing (sudo unless root); see the script.
 APT_INSTALL       := bash scripts/apt-install.sh
 
-.PHONY: all build debug test test-release test-debug docs sysdeps clean
+.PHONY: all build debug test test-release test-debug docs sysdeps test-deps clean
 
 all: build
 
 # System packages: libuv's headers and pkg-config, installed with apt-get only when missing.
 sysdeps:
 	@pkg-config --exists libuv 2>/dev/null || $(APT_INSTALL) libuv1-dev pkg-config
+
+# What only the tests use: HAProxy, in front of iotnet servers in tests/test_proxy_protocol.py.
+test-deps:
+	@command -v haproxy >/dev/null 2>&1 || test -x /usr/sbin/haproxy || $(APT_INSTALL) haproxy
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -44,10 +48,10 @@ $(DEBUG_BUILT_STAMP): $(CORE_SRC) $(wildcard src/iotnet/*.py) $(DEPS_STAMP) | sy
 
 debug: $(DEBUG_BUILT_STAMP)
 
-test-release: build
+test-release: build test-deps
 	$(PY) -m pytest -q tests
 
-test-debug: debug
+test-debug: debug test-deps
 	IOTNET_PATH=$(DEBUG_DIR) $(PY) -m pytest -q tests
 
 # The whole suite, in the release build and then in the debug build.

@@ -25,6 +25,7 @@ include "core/pipe.pxi"
 include "core/tcp.pxi"
 include "core/server.pxi"
 include "core/tls.pxi"
+include "core/proxy_protocol.pxi"
 include "core/aio_streams.pxi"
 
 _alias_properties(Socket, {

@@ -211,6 +211,8 @@ cdef extern from "uv.h" nogil:
     int uv_ip4_addr(const char* ip, int port, sockaddr_in* addr)
     int uv_ip6_addr(const char* ip, int port, sockaddr_in6* addr)
     int uv_ip_name(const sockaddr* src, char* dst, size_t size)
+    int uv_inet_pton(int af, const char* src, void* dst)
+    int uv_inet_ntop(int af, const void* src, char* dst, size_t size)
 
     int uv_getaddrinfo(uv_loop_t*, uv_getaddrinfo_t*, uv_getaddrinfo_cb cb,
                        const char* node, const char* service, const addrinfo* hints)

@@ -16,6 +16,8 @@ cdef class Server(Handle):
         self.high_water_mark = opts['highWaterMark']
         if opts['onread'] is not None:
             self.onread = _new_onread(opts['onread'], True)
+        self.proxy_protocol = opts['proxyProtocol']
+        self.header_timeout_ms = opts['headerTimeout']
         if listener is not None:
             self.on('connection', listener)
 
@@ -158,6 +160,11 @@ cdef class Server(Handle):
         self.connections += 1
         self.open_connections += 1
         sock.paused = self.pause_on_connect
+        if self.proxy_protocol:
+            # The PROXY header comes first; 'connection' follows it (proxy_protocol.pxi).
+            # Until then the socket counts in getConnections() and maxConnections.
+            _proxy_start(self, sock)
+            return
         sock._update_reading()
         self._emit_event1('connection', sock)
         sock._accepted()

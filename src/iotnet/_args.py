@@ -28,6 +28,8 @@ _ALIASES = {
     "reuse_port": "reusePort",
     "local_address": "localAddress",
     "local_port": "localPort",
+    "proxy_protocol": "proxyProtocol",
+    "header_timeout": "headerTimeout",
     "connection_listener": "connectionListener",
     "listening_listener": "listeningListener",
     "connect_listener": "connectListener",
@@ -189,7 +191,18 @@ def server_args(options, listener, kwargs):
                                               "keepAliveInitialDelay"),
         "highWaterMark": _high_water_mark(opts.get("highWaterMark")),
         "onread": onread(opts.get("onread")),
+        "proxyProtocol": boolean(opts.get("proxyProtocol", False), "proxyProtocol"),
+        "headerTimeout": _header_timeout(opts.get("headerTimeout", 5000)),
     }, callable_or_none(listener, "connectionListener")
+
+
+def _header_timeout(value):
+    """headerTimeout: how long a PROXY protocol header may take, in ms (an int above 0)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"headerTimeout must be an int of milliseconds, not {type(value).__name__}")
+    if not 0 < value <= MAX_MILLISECONDS:
+        raise ValueError(f"headerTimeout must be in 1..{MAX_MILLISECONDS} ms, not {value!r}")
+    return value
 
 
 def _split_listener(args):

@@ -30,6 +30,7 @@ ctypedef int (*later_fn)(object target, object arg) except -1
 
 
 cdef class _Pipe
+cdef class _ProxyHeader
 
 
 cdef class Loop:
@@ -226,6 +227,7 @@ cdef class _StreamCold:
     cdef Py_ssize_t held_bytes
     cdef list end_callbacks            # end(callback)'s
     cdef _OnRead onread                # the onread option's, or None
+    cdef _ProxyHeader proxy            # the PROXY protocol header being read, or None
     # the write backlog: what waits for the next uv_write, and the uv_write libuv has
     cdef list queued                   # bytes/memoryviews, or None
     cdef list queued_callbacks
@@ -244,6 +246,17 @@ cdef class _IdleTimeout(Handle):
     cdef void start(self, uint64_t timeout_ms) except *
     cdef void touch(self)
     cdef void fired(self) except *
+
+
+cdef class _ProxyHeader(Handle):
+    """A PROXY protocol header being read: lives from accept until the header is done."""
+    cdef Stream stream
+    cdef Py_ssize_t seen               # header bytes consumed so far
+    cdef Py_ssize_t total              # v2: 16 + its length field, once known; else 0
+    cdef unsigned char buf[108]        # the v1 line, or v2's first bytes (the addresses)
+
+    cdef void start(self, uint64_t timeout_ms) except *
+    cdef void finish(self) except *
 
 
 cdef class _Pipe:
@@ -313,6 +326,8 @@ cdef class Server(Handle):
     cdef uint64_t keep_alive_delay_ms
     cdef Py_ssize_t high_water_mark
     cdef _OnRead onread                # given to every accepted socket, or None
+    cdef unsigned char proxy_protocol  # connections begin with a PROXY header (proxy_protocol.pxi)
+    cdef uint64_t header_timeout_ms    # how long that header may take
 
     cdef int _listen_on(self, dict spec, int family, str address) except? -9999
     cdef void _listen_pipe(self, dict spec) except *

@@ -95,7 +95,8 @@ def server_net_options(options, kwargs):
     opts = _options(options, kwargs, "Server")
     return {key: value for key, value in opts.items()
             if key in ("allowHalfOpen", "pauseOnConnect", "noDelay", "keepAlive",
-                       "keepAliveInitialDelay", "highWaterMark", "onread")}
+                       "keepAliveInitialDelay", "highWaterMark", "onread", "proxyProtocol",
+                       "headerTimeout")}
 
 
 # -- certificates, keys and CAs -----------------------------------------------------------------
