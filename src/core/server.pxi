@@ -1,5 +1,15 @@
 # Server: Node's net.Server on a listening uv_tcp_t (or uv_pipe_t for `path`).
 
+# In a worker of `python -m iotnet --workers N` every TCP listen() sets SO_REUSEPORT, so the
+# kernel spreads the connections over the workers (set once by iotnet/__init__.py).
+cdef bint _reuse_port_always = False
+
+
+def _set_reuse_port_always(bint on):
+    global _reuse_port_always
+    _reuse_port_always = on
+
+
 cdef class Server(Handle):
     """A TCP or Unix-domain listening socket: Node's net.Server."""
 
@@ -68,7 +78,7 @@ cdef class Server(Handle):
             return status
         self._own(<uv_handle_t*>handle)
         self.is_pipe = False
-        if spec['reusePort'] and uv_fileno(<uv_handle_t*>handle, &fd) == 0:
+        if (spec['reusePort'] or _reuse_port_always) and uv_fileno(<uv_handle_t*>handle, &fd) == 0:
             setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on))
         status = uv_tcp_bind(handle, <sockaddr*>&addr,
                              UV_TCP_IPV6ONLY if spec['ipv6Only'] and family == 6 else 0)
