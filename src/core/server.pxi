@@ -10,6 +10,41 @@ def _set_reuse_port_always(bint on):
     _reuse_port_always = on
 
 
+# A graceful stop's drain (Server._drain_close): closing a listener that shares its port resets
+# the connections already queued in its own accept backlog, so the backlog is accepted first,
+# here, with no loop iteration between the last accept and the close. The accepted fd is handed
+# to libuv as its own uv__server_io does (stream->accepted_fd), so that uv_accept() and the
+# usual Server._accept path take it.
+cdef extern from *:
+    """
+    #include <errno.h>
+    #include <fcntl.h>
+    #include <sys/socket.h>
+    static int iotnet_accept_queued(uv_stream_t* server) {
+        uv_os_fd_t fd;
+        int client;
+        if (server->accepted_fd != -1 || uv_fileno((uv_handle_t*)server, &fd) != 0)
+            return -1;
+        do {
+    #ifdef __linux__
+            client = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    #else
+            client = accept(fd, NULL, NULL);
+            if (client >= 0) {
+                fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK);
+                fcntl(client, F_SETFD, FD_CLOEXEC);
+            }
+    #endif
+        } while (client < 0 && errno == EINTR);
+        if (client < 0)
+            return -1;          /* EAGAIN: the backlog is empty */
+        server->accepted_fd = client;
+        return 0;
+    }
+    """
+    int iotnet_accept_queued(uv_stream_t* server)
+
+
 cdef class Server(Handle):
     """A TCP or Unix-domain listening socket: Node's net.Server."""
 
@@ -209,6 +244,15 @@ cdef class Server(Handle):
         elif running or callback is None:
             _call_later(_later_emit_close_if_drained, self)
         return self
+
+    def _drain_close(self):
+        """close(), after accepting (with 'connection' events) what the backlog holds."""
+        _check_loop_thread()
+        while self.uv_handle != NULL and self.is_listening:
+            if iotnet_accept_queued(<uv_stream_t*>self.uv_handle) < 0:
+                break
+            self._accept(0)
+        return self.close()
 
     cdef void _handle_closed(self) except *:
         self.handle_closing = False

@@ -15,6 +15,7 @@ READY_FD_ENV = "IOTNET_READY_FD"
 
 DEFAULT_GRACE_S = 30.0
 CHECK_INTERVAL_MS = 20      # how often the stop looks whether the last socket has gone
+READY_MAX_DELAY_MS = 1000   # at most this long between two looks for a listening server
 
 _callbacks = []
 _state = {"stopping": False, "done": False, "grace_s": DEFAULT_GRACE_S}
@@ -76,8 +77,9 @@ def _sockets():
 
 def _begin_stop():
     # Servers first: from here on the kernel gives new connections to the other workers.
+    # _drain_close accepts what the listener's backlog already holds (closing would reset it).
     for server in _servers():
-        server.close()
+        server._drain_close()
     for callback in _callbacks:
         try:
             callback()
@@ -103,17 +105,16 @@ def _begin_stop():
     # loop runs to its end even if only unref'd sockets are left.
 
 
-def _wait_listening(fd):
-    """Writes one byte to the supervisor's pipe once a server listens, then closes it."""
-    def check():
-        if not any(s.listening for s in _servers()):
-            return
-        _core.clearInterval(timer)
+def _wait_listening(fd, delay_ms=1):
+    """Writes one byte to the supervisor's pipe once a server listens, then closes it.
+
+    Looks again after 1, 2, 4 ... ms (at most every READY_MAX_DELAY_MS): a server may listen
+    only later (a host name to resolve first, a listen() in a callback)."""
+    if any(s.listening for s in _servers()):
         try:
             os.write(fd, b"1")
         finally:
             os.close(fd)
-
-    timer = _core.setInterval(check, CHECK_INTERVAL_MS)
+        return
+    timer = _core.setTimeout(_wait_listening, delay_ms, fd, min(delay_ms * 2, READY_MAX_DELAY_MS))
     timer.unref()       # a script that never listens is not kept alive by this
-    check()
