@@ -304,7 +304,7 @@ def test_drain_close_accepts_the_backlog_before_closing():
     server.listen(0, HOST)
     port = server.address()["port"]
     clients = [socket.create_connection((HOST, port), timeout=5) for _ in range(5)]
-    server._drain_close()
+    iotnet._core._drain_close(server)
     assert len(seen) == 5 and not server.listening
     for client in clients:
         client.shutdown(socket.SHUT_WR)

@@ -10,7 +10,7 @@ def _set_reuse_port_always(bint on):
     _reuse_port_always = on
 
 
-# A graceful stop's drain (Server._drain_close): closing a listener that shares its port resets
+# A graceful stop's drain (_drain_close): closing a listener that shares its port resets
 # the connections already queued in its own accept backlog, so the backlog is accepted first,
 # here, with no loop iteration between the last accept and the close. The accepted fd is handed
 # to libuv as its own uv__server_io does (stream->accepted_fd), so that uv_accept() and the
@@ -245,15 +245,6 @@ cdef class Server(Handle):
             _call_later(_later_emit_close_if_drained, self)
         return self
 
-    def _drain_close(self):
-        """close(), after accepting (with 'connection' events) what the backlog holds."""
-        _check_loop_thread()
-        while self.uv_handle != NULL and self.is_listening:
-            if iotnet_accept_queued(<uv_stream_t*>self.uv_handle) < 0:
-                break
-            self._accept(0)
-        return self.close()
-
     cdef void _handle_closed(self) except *:
         self.handle_closing = False
         self._emit_close_if_drained()
@@ -303,6 +294,16 @@ cdef class Server(Handle):
         self.max_connections_value = value
 
     get_connections = getConnections
+
+
+def _drain_close(Server server):
+    """server.close(), after accepting (with 'connection' events) what its backlog holds."""
+    _check_loop_thread()
+    while server.uv_handle != NULL and server.is_listening:
+        if iotnet_accept_queued(<uv_stream_t*>server.uv_handle) < 0:
+            break
+        server._accept(0)
+    return server.close()
 
 
 # -- tick entries ---------------------------------------------------------------------------------

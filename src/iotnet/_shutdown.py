@@ -79,7 +79,7 @@ def _begin_stop():
     # Servers first: from here on the kernel gives new connections to the other workers.
     # _drain_close accepts what the listener's backlog already holds (closing would reset it).
     for server in _servers():
-        server._drain_close()
+        _core._drain_close(server)
     for callback in _callbacks:
         try:
             callback()
