@@ -179,3 +179,10 @@ def _close_all_handles():
     uv_walk(_uv_loop, _collect_handle_owner, <void*>owners)
     for owner in owners:
         (<Handle>owner)._force_close()
+
+
+def _open_handles():
+    """Every Socket, Server and Timer still open and not closing (a worker's graceful stop)."""
+    owners = []
+    uv_walk(_uv_loop, _collect_handle_owner, <void*>owners)
+    return owners

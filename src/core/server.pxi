@@ -1,5 +1,50 @@
 # Server: Node's net.Server on a listening uv_tcp_t (or uv_pipe_t for `path`).
 
+# In a worker of `python -m iotnet --workers N` every TCP listen() sets SO_REUSEPORT, so the
+# kernel spreads the connections over the workers (set once by iotnet/__init__.py).
+cdef bint _reuse_port_always = False
+
+
+def _set_reuse_port_always(bint on):
+    global _reuse_port_always
+    _reuse_port_always = on
+
+
+# A graceful stop's drain (_drain_close): closing a listener that shares its port resets
+# the connections already queued in its own accept backlog, so the backlog is accepted first,
+# here, with no loop iteration between the last accept and the close. The accepted fd is handed
+# to libuv as its own uv__server_io does (stream->accepted_fd), so that uv_accept() and the
+# usual Server._accept path take it.
+cdef extern from *:
+    """
+    #include <errno.h>
+    #include <fcntl.h>
+    #include <sys/socket.h>
+    static int iotnet_accept_queued(uv_stream_t* server) {
+        uv_os_fd_t fd;
+        int client;
+        if (server->accepted_fd != -1 || uv_fileno((uv_handle_t*)server, &fd) != 0)
+            return -1;
+        do {
+    #ifdef __linux__
+            client = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    #else
+            client = accept(fd, NULL, NULL);
+            if (client >= 0) {
+                fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK);
+                fcntl(client, F_SETFD, FD_CLOEXEC);
+            }
+    #endif
+        } while (client < 0 && errno == EINTR);
+        if (client < 0)
+            return -1;          /* EAGAIN: the backlog is empty */
+        server->accepted_fd = client;
+        return 0;
+    }
+    """
+    int iotnet_accept_queued(uv_stream_t* server)
+
+
 cdef class Server(Handle):
     """A TCP or Unix-domain listening socket: Node's net.Server."""
 
@@ -70,7 +115,7 @@ cdef class Server(Handle):
             return status
         self._own(<uv_handle_t*>handle)
         self.is_pipe = False
-        if spec['reusePort'] and uv_fileno(<uv_handle_t*>handle, &fd) == 0:
+        if (spec['reusePort'] or _reuse_port_always) and uv_fileno(<uv_handle_t*>handle, &fd) == 0:
             setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on))
         status = uv_tcp_bind(handle, <sockaddr*>&addr,
                              UV_TCP_IPV6ONLY if spec['ipv6Only'] and family == 6 else 0)
@@ -256,6 +301,16 @@ cdef class Server(Handle):
         self.max_connections_value = value
 
     get_connections = getConnections
+
+
+def _drain_close(Server server):
+    """server.close(), after accepting (with 'connection' events) what its backlog holds."""
+    _check_loop_thread()
+    while server.uv_handle != NULL and server.is_listening:
+        if iotnet_accept_queued(<uv_stream_t*>server.uv_handle) < 0:
+            break
+        server._accept(0)
+    return server.close()
 
 
 # -- tick entries ---------------------------------------------------------------------------------

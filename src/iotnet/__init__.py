@@ -36,6 +36,13 @@ from ._core import (
     stop,
 )
 from . import tls
+from ._shutdown import on_shutdown, worker_id_from_env as _worker_id_from_env
+
+# 1..N in a worker of `python -m iotnet --workers N`, None otherwise; a worker's TCP servers
+# set SO_REUSEPORT, so that the workers share their ports.
+worker_id = _worker_id_from_env()
+if worker_id is not None:
+    _core._set_reuse_port_always(True)
 
 
 def createServer(options=None, connectionListener=None, **kwargs):
@@ -79,5 +86,5 @@ __all__ = [
     "setTimeout", "set_timeout", "setInterval", "set_interval", "setImmediate", "set_immediate",
     "nextTick", "next_tick", "clearTimeout", "clear_timeout", "clearInterval", "clear_interval",
     "clearImmediate", "clear_immediate", "isIP", "is_ip", "isIPv4", "is_ipv4", "isIPv6",
-    "is_ipv6", "once",
+    "is_ipv6", "once", "on_shutdown", "worker_id",
 ]
