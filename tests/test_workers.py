@@ -260,6 +260,23 @@ def test_a_crash_loop_ends_the_supervisor_with_status_1(tmp_path, supervisors):
                for line in sup.seen)
 
 
+def test_workers_whose_script_ends_are_not_started_again(tmp_path, supervisors):
+    """A worker that exits with status 0 (its loop had nothing left) is done, not crashed; once
+    every worker is done the supervisor exits 0."""
+    sup = Supervisor(tmp_path, """
+        import iotnet
+        iotnet.setTimeout(lambda: print("done", iotnet.worker_id, flush=True), 1)
+    """, "--workers", "2")
+    supervisors.append(sup)
+    assert sup.wait() == 0
+    lines = []
+    while (line := sup.lines.get(timeout=CHILD_TIMEOUT_S)) is not None:
+        lines.append(line)
+    assert sorted(line for line in lines if line.endswith((" done 1", " done 2"))) == [
+        "[worker 1] done 1", "[worker 2] done 2"]
+    assert sum("finished (status 0)" in line for line in lines) == 2
+
+
 def test_worker_id_is_none_and_sigterm_is_graceful_in_a_plain_process(tmp_path):
     assert iotnet.worker_id is None
     script = tmp_path / "plain.py"

@@ -174,10 +174,15 @@ class Supervisor:
             del self.workers[wid]
             if self.stopping:
                 continue
+            if code == 0:
+                # Its script ended with nothing left to do, as a plain process would: that is
+                # not a crash, and starting it again would only end the same way.
+                self.say(f"worker {wid} finished (status 0); not started again")
+                continue
             if self.crashed(wid, code, now):
                 return 1
         self.tick_rolling(now)
-        if self.stopping:
+        if self.stopping or not (self.workers or self.restart_at or self.rolling):
             if not self.all_workers():
                 return 0
             return None
