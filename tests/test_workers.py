@@ -208,11 +208,15 @@ def test_sighup_restarts_one_at_a_time_refusing_nothing(tmp_path, supervisors):
     failures = []
     served = set()
     done = threading.Event()
+    wanted = set()                       # the new workers' pids, once known
+    new_ones_served = threading.Event()  # set once each of them has answered
 
     def connect_loop():
         while not done.is_set():
             try:
                 served.add(ask(port)[0])
+                if wanted and wanted <= served:
+                    new_ones_served.set()
             except ConnectionRefusedError as exc:
                 refused.append(repr(exc))
             except (OSError, ValueError) as exc:
@@ -231,9 +235,8 @@ def test_sighup_restarts_one_at_a_time_refusing_nothing(tmp_path, supervisors):
         for _ in range(2 - len(stopped)):
             sup.wait_line(r"^\[worker \d\] shutdown (\d+)$")
         before = len(served)
-        deadline = time.monotonic() + CHILD_TIMEOUT_S
-        while not set(new.values()) <= served and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wanted.update(new.values())
+        new_ones_served.wait(CHILD_TIMEOUT_S)
     finally:
         done.set()
         client.join(CHILD_TIMEOUT_S)
