@@ -173,16 +173,14 @@ cdef void _collect_handle_owner(uv_handle_t* handle, void* owners) noexcept:
             (<list>owners).append(owner)
 
 
-def _close_all_handles():
-    """Closes every Socket, Server and Timer still open (the test suite's clean-up)."""
-    owners = []
-    uv_walk(_uv_loop, _collect_handle_owner, <void*>owners)
-    for owner in owners:
-        (<Handle>owner)._force_close()
-
-
 def _open_handles():
     """Every Socket, Server and Timer still open and not closing (a worker's graceful stop)."""
     owners = []
     uv_walk(_uv_loop, _collect_handle_owner, <void*>owners)
     return owners
+
+
+def _close_all_handles():
+    """Closes every Socket, Server and Timer still open (the test suite's clean-up)."""
+    for owner in _open_handles():
+        (<Handle>owner)._force_close()
