@@ -199,6 +199,26 @@ def test_grace_ends_with_the_open_connections_destroyed(tmp_path, supervisors):
     held.close()
 
 
+def test_a_script_that_stops_its_own_loop_on_sigterm_ends_the_worker(tmp_path, supervisors):
+    """A script written to run alone (examples/echo_server.py: its own SIGTERM handler calls
+    stop() and its run() returns) is finished then: the worker exits at once, not after the
+    grace, and the loop is not run again with its server still open."""
+    port = free_port()
+    sup = Supervisor(tmp_path, """
+        import os, signal, sys, iotnet
+        signal.signal(signal.SIGTERM, lambda signum, frame: iotnet.stop())
+        iotnet.createServer().listen(int(sys.argv[1]), "127.0.0.1",
+                                     lambda: print("listening", os.getpid(), flush=True))
+        iotnet.run()
+        print("own loop ended", flush=True)
+    """, "--workers", "1", "--grace", "60", args=[str(port)])
+    supervisors.append(sup)
+    sup.wait_listening(1)
+    sup.signal(signal.SIGTERM)
+    sup.wait_line(r"^\[worker 1\] own loop ended$")
+    assert sup.wait() == 0
+
+
 def test_sighup_restarts_one_at_a_time_refusing_nothing(tmp_path, supervisors):
     port = free_port()
     sup = Supervisor(tmp_path, PID_SCRIPT, "--workers", "2", args=[str(port)])

@@ -339,6 +339,12 @@ def run():
     _loop.run()
 
 
+def _ended_by_stop():
+    """True when the last run() returned because of stop(): python -m iotnet then does not run
+    the loop again after a script that ran and stopped its own."""
+    return bool(_loop.stop_requested) and not _loop.running
+
+
 def stop():
     """Makes run() return after the current loop iteration."""
     _check_loop_thread()

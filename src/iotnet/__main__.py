@@ -1,5 +1,6 @@
 """python -m iotnet [--workers N] [--grace SECONDS] script.py [args...]: runs the script as
-__main__, then the loop; with --workers, a supervisor runs N worker processes of it.
+__main__, then the loop (unless the script ran it and ended it with stop()); with --workers, a
+supervisor runs N worker processes of it.
 
 Exit status: 0 at a normal end (and after a graceful stop on SIGTERM), 1 with a traceback on an
 uncaught exception, 130 on Ctrl-C, 2 on a usage error.
@@ -9,7 +10,7 @@ import sys
 import traceback
 
 import iotnet
-from . import _shutdown
+from . import _core, _shutdown
 
 EXIT_UNCAUGHT_EXCEPTION = 1
 EXIT_INTERRUPTED = 130       # 128 + SIGINT, as shells report it
@@ -78,7 +79,10 @@ def main(argv=None):
     sys.argv = list(argv)
     try:
         runpy.run_path(argv[0], run_name="__main__")
-        iotnet.run()
+        # A script that ran its own loop and ended it with stop() (its own SIGTERM handler, say)
+        # is finished; running the loop again would keep its servers open.
+        if not _core._ended_by_stop():
+            iotnet.run()
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except SystemExit:
