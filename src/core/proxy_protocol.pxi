@@ -9,10 +9,12 @@
 # as the first data. A bad, truncated or late header destroys the connection and the server
 # emits 'clientError'(err, socket) with err.code 'ERR_PROXY_PROTOCOL'.
 #
-# The header's bytes are parsed one at a time in C (a v1 line is at most 107 bytes); v2's TLVs
-# are skipped in bulk, never stored. A v2 length above PROXY_V2_MAX_LENGTH is refused.
+# A v1 line (at most 107 bytes) is copied up to its LF and parsed once whole; v2's 16 fixed
+# bytes are checked one at a time, its TLVs skipped in bulk, never stored. A v2 length above
+# PROXY_V2_MAX_LENGTH is refused. Addresses are parsed and written here, not with inet_pton and
+# inet_ntop, whose digit lookups and printf cost more than the rest of the header.
 
-from libc.string cimport strcmp
+from libc.string cimport memchr, memcmp
 
 cdef enum:
     PROXY_V1_MAX = 107               # "PROXY" ... CRLF, the spec's limit
@@ -77,6 +79,8 @@ cdef Py_ssize_t _proxy_feed(_ProxyHeader h, const unsigned char* data,
     cdef Py_ssize_t n
     cdef unsigned char c
     cdef unsigned int length
+    if not h.total and (h.buf[0] if h.seen else data[0]) == c'P':
+        return _proxy_feed_v1(h, data, size)
     while i < size:
         if h.total:                       # v2's address block and TLVs
             n = min(size - i, h.total - h.seen)
@@ -91,126 +95,165 @@ cdef Py_ssize_t _proxy_feed(_ProxyHeader h, const unsigned char* data,
         h.buf[h.seen] = c
         h.seen += 1
         i += 1
-        if h.buf[0] == c'P':              # v1: "PROXY ..." up to CRLF
-            if h.seen <= 6:
-                if c != <unsigned char>_PROXY_V1_SIG[h.seen - 1]:
-                    _proxy_error = 'not a PROXY protocol header'
-                    return PROXY_BAD
-            elif c == c'\n':
-                return i
-            elif h.seen >= PROXY_V1_MAX:
-                _proxy_error = 'v1 header without CRLF within 107 bytes'
+        # v2: the binary signature, then 4 fixed bytes
+        if h.seen <= 12:
+            if c != <unsigned char>_PROXY_V2_SIG[h.seen - 1]:
+                _proxy_error = 'not a PROXY protocol header'
                 return PROXY_BAD
-        else:                             # v2: the binary signature, then 4 fixed bytes
-            if h.seen <= 12:
-                if c != <unsigned char>_PROXY_V2_SIG[h.seen - 1]:
-                    _proxy_error = 'not a PROXY protocol header'
+        elif h.seen == PROXY_V2_FIXED:
+            length = (<unsigned int>h.buf[14] << 8) | h.buf[15]
+            if (h.buf[12] >> 4) != 2:
+                _proxy_error = 'v2 header of an unknown version'
+                return PROXY_BAD
+            if (h.buf[12] & 0xF) > 1:
+                _proxy_error = 'v2 header with an unknown command'
+                return PROXY_BAD
+            if length > PROXY_V2_MAX_LENGTH:
+                _proxy_error = f'v2 header longer than {PROXY_V2_MAX_LENGTH} bytes'
+                return PROXY_BAD
+            if (h.buf[12] & 0xF) == 1:    # PROXY: TCP over IPv4 or IPv6, or UNSPEC
+                if h.buf[13] == 0x11 and length < 12 or h.buf[13] == 0x21 and length < 36:
+                    _proxy_error = 'v2 header too short for its addresses'
                     return PROXY_BAD
-            elif h.seen == PROXY_V2_FIXED:
-                length = (<unsigned int>h.buf[14] << 8) | h.buf[15]
-                if (h.buf[12] >> 4) != 2:
-                    _proxy_error = 'v2 header of an unknown version'
+                if h.buf[13] != 0x11 and h.buf[13] != 0x21 and h.buf[13] != 0x00:
+                    _proxy_error = 'v2 header of an unsupported family or protocol'
                     return PROXY_BAD
-                if (h.buf[12] & 0xF) > 1:
-                    _proxy_error = 'v2 header with an unknown command'
-                    return PROXY_BAD
-                if length > PROXY_V2_MAX_LENGTH:
-                    _proxy_error = f'v2 header longer than {PROXY_V2_MAX_LENGTH} bytes'
-                    return PROXY_BAD
-                if (h.buf[12] & 0xF) == 1:    # PROXY: TCP over IPv4 or IPv6, or UNSPEC
-                    if h.buf[13] == 0x11 and length < 12 or h.buf[13] == 0x21 and length < 36:
-                        _proxy_error = 'v2 header too short for its addresses'
-                        return PROXY_BAD
-                    if h.buf[13] != 0x11 and h.buf[13] != 0x21 and h.buf[13] != 0x00:
-                        _proxy_error = 'v2 header of an unsupported family or protocol'
-                        return PROXY_BAD
-                h.total = PROXY_V2_FIXED + length
-                if h.seen == h.total:
-                    return i
+            h.total = PROXY_V2_FIXED + length
+            if h.seen == h.total:
+                return i
     return PROXY_MORE
 
 
-cdef object _proxy_address(int family, const void* binary, unsigned int port):
+cdef Py_ssize_t _proxy_feed_v1(_ProxyHeader h, const unsigned char* data,
+                               Py_ssize_t size) except -3:
+    """_proxy_feed() of a v1 line: copies up to its LF (or all there is), then checks it."""
+    global _proxy_error
+    cdef Py_ssize_t n = min(size, PROXY_V1_MAX - h.seen)
+    cdef const unsigned char* lf = <const unsigned char*>memchr(data, c'\n', n)
+    if lf != NULL:
+        n = lf - data + 1
+    memcpy(&h.buf[h.seen], data, n)
+    h.seen += n
+    if memcmp(h.buf, _PROXY_V1_SIG, min(h.seen, 6)) != 0:
+        _proxy_error = 'not a PROXY protocol header'
+        return PROXY_BAD
+    if lf != NULL:
+        return n
+    if h.seen >= PROXY_V1_MAX:
+        _proxy_error = 'v1 header without CRLF within 107 bytes'
+        return PROXY_BAD
+    return PROXY_MORE
+
+
+cdef bint _ipv4_parse(const unsigned char* text, Py_ssize_t length, unsigned char* out) noexcept:
+    """A dotted quad as proxy-protocol.txt writes it (1-3 digits, no leading zero) into 4 bytes."""
+    cdef int part = 0
+    cdef int digits = 0
+    cdef int value = 0
+    cdef Py_ssize_t pos
+    for pos in range(length):
+        if text[pos] == c'.':
+            if not digits or part == 3:
+                return False
+            out[part] = <unsigned char>value
+            part += 1
+            digits = value = 0
+        elif c'0' <= text[pos] <= c'9' and digits < 3 and (value or not digits):
+            value = value * 10 + (text[pos] - c'0')
+            digits += 1
+        else:
+            return False
+    if part != 3 or not digits or value > 255:
+        return False
+    out[3] = <unsigned char>value
+    return True
+
+
+cdef object _proxy_address(int family, const unsigned char* binary, unsigned int port):
     """(address, 'IPv4'|'IPv6', port) as remote_cache holds it."""
     cdef char name[64]
-    uv_inet_ntop(family, binary, name, sizeof(name))
-    return (name.decode(), 'IPv4' if family == AF_INET else 'IPv6', port)
-
-
-cdef Py_ssize_t _v1_token(const unsigned char* line, Py_ssize_t pos, Py_ssize_t end,
-                          char* out, Py_ssize_t out_size):
-    """Copies the token at pos (up to a space or end) into out, NUL-ended: the position after
-    it, or -1 when it is empty or too long."""
     cdef Py_ssize_t n = 0
-    while pos < end and line[pos] != c' ':
-        if n + 1 >= out_size:
-            return -1
-        out[n] = <char>line[pos]
-        n += 1
-        pos += 1
-    out[n] = 0
-    return pos if n else -1
+    cdef int i, value
+    if family == AF_INET6:
+        uv_inet_ntop(family, binary, name, sizeof(name))
+        return (name.decode(), 'IPv6', port)
+    for i in range(4):
+        value = binary[i]
+        if value >= 100:
+            name[n] = <char>(c'0' + value // 100)
+            n += 1
+        if value >= 10:
+            name[n] = <char>(c'0' + value // 10 % 10)
+            n += 1
+        name[n] = <char>(c'0' + value % 10)
+        name[n + 1] = c'.'
+        n += 2
+    return (name[:n - 1].decode('ascii'), 'IPv4', port)
 
 
-cdef int _v1_port(const char* text) noexcept:
-    """A decimal port 0..65535, else -1."""
+cdef int _v1_port(const unsigned char* text, Py_ssize_t length) noexcept:
+    """A decimal port 0..65535 (at most 5 digits), else -1."""
     cdef int value = 0
-    cdef int n = 0
-    while text[n]:
-        if not c'0' <= text[n] <= c'9' or n >= 5:
+    cdef Py_ssize_t pos
+    if not 0 < length <= 5:
+        return -1
+    for pos in range(length):
+        if not c'0' <= text[pos] <= c'9':
             return -1
-        value = value * 10 + (text[n] - c'0')
-        n += 1
-    return value if 0 < n and value <= 65535 else -1
+        value = value * 10 + (text[pos] - c'0')
+    return value if value <= 65535 else -1
 
 
 cdef object _proxy_v1_remote(_ProxyHeader h):
     """The v1 line's source (None for UNKNOWN), or False when the line is malformed."""
     cdef const unsigned char* line = h.buf
     cdef Py_ssize_t end = h.seen - 2          # before CRLF
-    cdef char proto[8]
-    cdef char src[48]
-    cdef char dst[48]
-    cdef char sport[8]
-    cdef char dport[8]
+    # "PROXY " proto " " src " " dst " " sport " " dport: five fields, one space apart
+    cdef Py_ssize_t start[5]
+    cdef Py_ssize_t size[5]
+    cdef int fields = 0
+    cdef Py_ssize_t pos = 6
+    cdef const unsigned char* space
+    cdef char address[48]
     cdef unsigned char binary[16]
-    cdef int family
-    cdef int port
-    cdef Py_ssize_t pos
+    cdef unsigned char ignored[16]
+    cdef unsigned char* out
+    cdef int port, i
     if end < 6 or line[end] != c'\r':
         return False
-    pos = _v1_token(line, 6, end, proto, sizeof(proto))
-    if pos < 0:
-        return False
-    if strcmp(proto, b'UNKNOWN') == 0:
+    if end >= 13 and memcmp(line + 6, b'UNKNOWN', 7) == 0 and (end == 13 or line[13] == c' '):
         return None                            # the rest of the line is ignored
-    if strcmp(proto, b'TCP4') == 0:
-        family = AF_INET
-    elif strcmp(proto, b'TCP6') == 0:
-        family = AF_INET6
-    else:
+    while True:
+        space = <const unsigned char*>memchr(&line[pos], c' ', end - pos)
+        if fields == 5:
+            return False                       # more than five
+        start[fields] = pos
+        size[fields] = (space - line if space != NULL else end) - pos
+        if not size[fields]:
+            return False
+        fields += 1
+        if space == NULL:
+            break
+        pos = space - line + 1
+    if fields != 5 or size[0] != 4 or memcmp(line + 6, b'TCP', 3) != 0 or line[9] not in b'46':
         return False
-    # " src dst sport dport", one space apart
-    if pos >= end or line[pos] != c' ':
+    port = _v1_port(line + start[3], size[3])
+    if port < 0 or _v1_port(line + start[4], size[4]) < 0:
         return False
-    pos = _v1_token(line, pos + 1, end, src, sizeof(src))
-    if pos < 0 or pos >= end or line[pos] != c' ':
-        return False
-    pos = _v1_token(line, pos + 1, end, dst, sizeof(dst))
-    if pos < 0 or pos >= end or line[pos] != c' ':
-        return False
-    pos = _v1_token(line, pos + 1, end, sport, sizeof(sport))
-    if pos < 0 or pos >= end or line[pos] != c' ':
-        return False
-    pos = _v1_token(line, pos + 1, end, dport, sizeof(dport))
-    if pos != end:
-        return False
-    port = _v1_port(sport)
-    if port < 0 or _v1_port(dport) < 0:
-        return False
-    if uv_inet_pton(family, dst, binary) != 0 or uv_inet_pton(family, src, binary) != 0:
-        return False
-    return _proxy_address(family, binary, port)
+    if line[9] == c'4':
+        if not _ipv4_parse(line + start[2], size[2], ignored) or \
+                not _ipv4_parse(line + start[1], size[1], binary):
+            return False
+        return _proxy_address(AF_INET, binary, port)
+    for i in (2, 1):                           # TCP6: the destination checked, then the source
+        if size[i] >= <Py_ssize_t>sizeof(address):
+            return False
+        memcpy(address, line + start[i], size[i])
+        address[size[i]] = 0
+        out = &binary[0] if i == 1 else &ignored[0]
+        if uv_inet_pton(AF_INET6, address, out) != 0:
+            return False
+    return _proxy_address(AF_INET6, binary, port)
 
 
 cdef object _proxy_v2_remote(_ProxyHeader h):
