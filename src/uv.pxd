@@ -83,6 +83,8 @@ cdef extern from "uv.h" nogil:
         void* data
         uv_loop_t* loop
         size_t write_queue_size
+        # set by uv_read_start (a uv_read_cb); the PROXY header swaps it in place
+        void (*read_cb)(uv_stream_t*, ssize_t, const uv_buf_t*) noexcept
 
     ctypedef struct uv_tcp_t:
         void* data

@@ -60,9 +60,6 @@ cdef class _ProxyHeader(Handle):
             cold.proxy = None
             if cold.onread is None:
                 stream.cold = None
-        if stream.reading and stream.uv_handle != NULL:
-            uv_read_stop(<uv_stream_t*>stream.uv_handle)
-        stream.reading = False
 
     cdef void _force_close(self) except *:
         if self.stream is not None:
@@ -304,7 +301,10 @@ cdef void _proxy_done(_ProxyHeader h, object remote, bytes rest) except *:
     if remote is not None:
         sock.remote_cache = remote
     server = <Server>sock.parent
-    sock._update_reading()        # the ordinary read callback, unless pauseOnConnect
+    # Reading goes on with the ordinary callback, swapped in place: a uv_read_stop() and
+    # uv_read_start() would cost two more epoll_ctl calls per connection. pauseOnConnect stops it.
+    (<uv_stream_t*>sock.uv_handle).read_cb = _on_stream_read
+    sock._update_reading()
     server._emit_event1('connection', sock)
     sock._accepted()
     if rest is None or sock.is_destroyed:
