@@ -165,6 +165,7 @@ cdef extern from "uv.h" nogil:
 
     void uv_close(uv_handle_t*, uv_close_cb close_cb)
     int uv_is_closing(const uv_handle_t*)
+    int uv_is_active(const uv_handle_t*)
     void uv_ref(uv_handle_t*)
     void uv_unref(uv_handle_t*)
     int uv_fileno(const uv_handle_t*, uv_os_fd_t* fd)

@@ -207,6 +207,40 @@ def test_header_timeout():
     assert state["connections"] == []
 
 
+def test_header_timeouts_go_in_arrival_order_and_spare_the_finished():
+    """One server's headerTimeout with connections arriving over time (the loop's own timers
+    set the times, so the order holds on a slow machine): A (silent) and B (stops mid-header)
+    fail at their own deadlines; C (whole header) is served; D sends half its header, and the
+    rest after A's deadline but before its own, and is served too."""
+    server, state = _serve({"headerTimeout": 400})
+    state["expected"] = 4
+    server.listen(0, HOST)
+    port = server.address()["port"]
+    socks = []
+    half = b"PROXY TCP4 192.0.2.4 192.0.2.9 "
+
+    def client(data, shut):
+        s = socket.create_connection((HOST, port))
+        s.setblocking(False)
+        socks.append(s)
+        _sender(s, [data] if data else [], shut)()
+        return s
+
+    def d_rest(s):
+        _sender(s, [b"4444 80\r\n" + PAYLOAD], True)()
+
+    iotnet.setTimeout(client, 0, b"", False)                                 # A
+    iotnet.setTimeout(client, 100, b"PROXY TCP4 1.2", False)                 # B
+    iotnet.setTimeout(client, 150, b"PROXY TCP4 192.0.2.3 192.0.2.9 3333 80\r\n" + PAYLOAD, True)
+    iotnet.setTimeout(lambda: iotnet.setTimeout(d_rest, 250, client(half, False)), 200)
+    run_bounded(30)
+    for s in socks:
+        s.close()
+    assert state["errors"] == ["ERR_PROXY_PROTOCOL"] * 2
+    assert sorted((c["remote"], bytes(c["data"])) for c in state["connections"]) == [
+        (("192.0.2.3", 3333, "IPv4"), PAYLOAD), (("192.0.2.4", 4444, "IPv4"), PAYLOAD)]
+
+
 def test_pause_on_connect_holds_the_payload():
     """With pauseOnConnect the bytes after the header wait for resume()."""
     server = iotnet.createServer({"proxyProtocol": True, "pauseOnConnect": True})

@@ -2,9 +2,9 @@
 # True}) reads a header at the start of each accepted connection before anything else sees it.
 #
 # While the header is read the socket has its own read callback (_on_proxy_read), so the
-# ordinary read path pays nothing for the feature; the state (a _ProxyHeader: a small buffer
-# and the headerTimeout timer) hangs off the socket's cold block and is dropped once the header
-# is done. Then the remote address comes from the header, the server emits 'connection' (a
+# ordinary read path pays nothing for the feature; the state (a _ProxyHeader: a small buffer,
+# and its place in the server's headerTimeout list) hangs off the socket's cold block and is
+# dropped once the header is done. Then the remote address comes from the header, the server emits 'connection' (a
 # TLSSocket starts its handshake), and what followed the header in the same read is delivered
 # as the first data. A bad, truncated or late header destroys the connection and the server
 # emits 'clientError'(err, socket) with err.code 'ERR_PROXY_PROTOCOL'.
@@ -37,20 +37,14 @@ cdef str _proxy_error
 _proxy_error = ''
 
 
-cdef class _ProxyHeader(Handle):
-    """The header's parser and its headerTimeout timer (never keeps run() alive)."""
-
-    cdef void start(self, uint64_t timeout_ms) except *:
-        cdef uv_handle_t* handle = <uv_handle_t*>_new_handle(sizeof(uv_timer_t))
-        uv_timer_init(_uv_loop, <uv_timer_t*>handle)         # cannot fail
-        self.refed = False
-        self._own(handle)
-        uv_timer_start(<uv_timer_t*>handle, _on_proxy_timeout, timeout_ms, 0)
+cdef class _ProxyHeader:
+    """The header's parser, in its server's headerTimeout list until it is done."""
 
     cdef void finish(self) except *:
-        """The header is done (or failed): the timer goes, and the socket's cold block too
-        when nothing else uses it (only the server's onread can have been set by now)."""
-        self._close_quietly()
+        """The header is done (or failed): it leaves the timeout list, and the socket's cold
+        block goes too when nothing else uses it (only the server's onread can be set by now)."""
+        if self.deadlines is not None:
+            self.deadlines.remove(self)
         cdef Stream stream = self.stream
         self.stream = None
         if stream is None:
@@ -61,10 +55,57 @@ cdef class _ProxyHeader(Handle):
             if cold.onread is None:
                 stream.cold = None
 
-    cdef void _force_close(self) except *:
-        if self.stream is not None:
-            self.stream._destroy(None)
-        self.finish()
+
+cdef class _HeaderDeadlines(Handle):
+    """headerTimeout for all of a server's connections with one timer, not one each (a timer
+    handle per connection cost about a thousand instructions). Every header gets the same
+    timeout, so arrival order is deadline order: the list is a queue, and the timer waits for
+    its oldest. A header done early only leaves the list; the timer, once it fires, waits again
+    for the new oldest. It never keeps run() alive (the sockets do)."""
+
+    cdef void add(self, _ProxyHeader h) except *:
+        h.deadlines = self
+        h.deadline_ms = uv_now(_uv_loop) + self.timeout_ms
+        h.older = self.newest
+        if self.newest is not None:
+            self.newest.newer = h
+        else:
+            self.oldest = h
+        self.newest = h
+        # An armed timer is due no later than this deadline (it waits for an older one).
+        if not uv_is_active(self.uv_handle):
+            uv_timer_start(<uv_timer_t*>self.uv_handle, _on_header_deadline, self.timeout_ms, 0)
+
+    cdef void remove(self, _ProxyHeader h):
+        if h.older is not None:
+            h.older.newer = h.newer
+        else:
+            self.oldest = h.newer
+        if h.newer is not None:
+            h.newer.older = h.older
+        else:
+            self.newest = h.older
+        h.older = h.newer = None
+        h.deadlines = None
+
+    cdef void expire(self) except *:
+        """The timer fired: every header past its deadline fails, oldest first."""
+        cdef uint64_t now = uv_now(_uv_loop)
+        while self.oldest is not None and self.oldest.deadline_ms <= now:
+            _proxy_failed(self.oldest, 'no complete header within headerTimeout')
+        if self.oldest is not None and self.uv_handle != NULL:
+            uv_timer_start(<uv_timer_t*>self.uv_handle, _on_header_deadline,
+                           self.oldest.deadline_ms - now, 0)
+
+
+cdef _HeaderDeadlines _new_header_deadlines(uint64_t timeout_ms):
+    cdef _HeaderDeadlines deadlines = _HeaderDeadlines.__new__(_HeaderDeadlines)
+    cdef uv_handle_t* handle = <uv_handle_t*>_new_handle(sizeof(uv_timer_t))
+    uv_timer_init(_uv_loop, <uv_timer_t*>handle)         # cannot fail
+    deadlines.refed = False
+    deadlines._own(handle)
+    deadlines.timeout_ms = timeout_ms
+    return deadlines
 
 
 cdef Py_ssize_t _proxy_feed(_ProxyHeader h, const unsigned char* data,
@@ -271,7 +312,9 @@ cdef void _proxy_start(Server server, Socket sock) except *:
     cdef _ProxyHeader h = _ProxyHeader.__new__(_ProxyHeader)
     h.stream = sock
     sock._cold().proxy = h
-    h.start(server.header_timeout_ms)
+    if server.header_deadlines is None:
+        server.header_deadlines = _new_header_deadlines(server.header_timeout_ms)
+    server.header_deadlines.add(h)
     cdef int status = uv_read_start(<uv_stream_t*>sock.uv_handle, _on_read_alloc, _on_proxy_read)
     if status < 0:
         _proxy_failed(h, 'read: ' + uv_err_name(status).decode())
@@ -363,12 +406,12 @@ cdef void _on_proxy_read(uv_stream_t* handle, ssize_t nread, const uv_buf_t* buf
     _loop.after_callback()
 
 
-cdef void _on_proxy_timeout(uv_timer_t* handle) noexcept:
+cdef void _on_header_deadline(uv_timer_t* handle) noexcept:
     _enter_callback()
     owner = _owner(<uv_handle_t*>handle)
     if owner is not None:
         try:
-            _proxy_failed(<_ProxyHeader>owner, 'no complete header within headerTimeout')
+            (<_HeaderDeadlines>owner).expire()
         except BaseException as exc:
             _loop.report(exc)
     _loop.after_callback()

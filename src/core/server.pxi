@@ -263,6 +263,9 @@ cdef class Server(Handle):
         # As in Node, every close() on a server with nothing open ends in a 'close'.
         if (self.uv_handle == NULL and not self.handle_closing and self.pending_listen is None
                 and self.open_connections == 0):
+            if self.header_deadlines is not None:     # no header can be pending now
+                self.header_deadlines._close_quietly()
+                self.header_deadlines = None
             self._emit_event0('close')
 
     # -- the rest of the API --------------------------------------------------------------------

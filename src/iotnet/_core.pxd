@@ -31,6 +31,7 @@ ctypedef int (*later_fn)(object target, object arg) except -1
 
 cdef class _Pipe
 cdef class _ProxyHeader
+cdef class _HeaderDeadlines
 
 
 cdef class Loop:
@@ -248,15 +249,29 @@ cdef class _IdleTimeout(Handle):
     cdef void fired(self) except *
 
 
-cdef class _ProxyHeader(Handle):
+cdef class _ProxyHeader:
     """A PROXY protocol header being read: lives from accept until the header is done."""
     cdef Stream stream
+    cdef _HeaderDeadlines deadlines    # its server's headerTimeout list, while in it
+    cdef _ProxyHeader newer            # the next in that list
+    cdef _ProxyHeader older            # the one before
+    cdef uint64_t deadline_ms          # uv_now() by which the header must be complete
     cdef Py_ssize_t seen               # header bytes consumed so far
     cdef Py_ssize_t total              # v2: 16 + its length field, once known; else 0
     cdef unsigned char buf[108]        # the v1 line, or v2's first bytes (the addresses)
 
-    cdef void start(self, uint64_t timeout_ms) except *
     cdef void finish(self) except *
+
+
+cdef class _HeaderDeadlines(Handle):
+    """One server's headers being read, oldest first, and one timer for the oldest."""
+    cdef _ProxyHeader oldest
+    cdef _ProxyHeader newest
+    cdef uint64_t timeout_ms
+
+    cdef void add(self, _ProxyHeader h) except *
+    cdef void remove(self, _ProxyHeader h)
+    cdef void expire(self) except *
 
 
 cdef class _Pipe:
@@ -328,6 +343,7 @@ cdef class Server(Handle):
     cdef _OnRead onread                # given to every accepted socket, or None
     cdef unsigned char proxy_protocol  # connections begin with a PROXY header (proxy_protocol.pxi)
     cdef uint64_t header_timeout_ms    # how long that header may take
+    cdef _HeaderDeadlines header_deadlines  # its headers being read, once there have been any
 
     cdef int _listen_on(self, dict spec, int family, str address) except? -9999
     cdef void _listen_pipe(self, dict spec) except *
