@@ -18,8 +18,14 @@
  * Every connection first makes one 64 B round trip (setup, not measured). During the measured
  * modes the loop polls epoll without sleeping (--no-spin turns that off): the loadgen has a CPU
  * of its own, and its own wake-ups should not be counted against the server.
- * With --server-pid P the JSON also gives the CPU seconds P used in the measured window; with
- * --backend-pid B (a server behind a proxy under test) likewise B's, and B's CPU is then not
+ * --proxy-v1 sends a PROXY protocol v1 header (a client from the documentation range, the same
+ * every time) on each connection before anything else, for a server that expects one: with MSG_MORE,
+ * so it leaves in one segment with the first payload; --proxy-v1-alone sends it in a segment of
+ * its own. A balancer does either (HAProxy both, depending on whether the client's first bytes
+ * are in when its connection to the server is up).
+ *
+ * With --server-pid P the JSON also gives the CPU seconds P used in the measured window (P,Q,...:
+ * the sum over those processes, a server's workers); with --backend-pid B (a server behind a proxy under test) likewise B's, and B's CPU is then not
  * counted as other work on the machine.
  *
  * Every phase has a deadline; on any error it prints {"error":...} and exits nonzero.
@@ -53,6 +59,8 @@
 #define MAX_CONNECTING 128      /* connects in flight at once: keeps the server's backlog from overflowing */
 #define SOURCE_ADDRS 16         /* connrate and idle rotate 127.0.0.1..16 as source: see open_conn */
 #define MAX_EVENTS 256
+#define MAX_SERVER_PIDS 64      /* --server-pid: a supervisor and its workers */
+enum { PROXY_V1_WITH_DATA = 1, PROXY_V1_ALONE };
 
 enum mode { M_ECHO, M_STREAM, M_CONNRATE, M_IDLE };
 static const char *mode_names[] = {"echo", "stream", "connrate", "idle"};
@@ -64,11 +72,15 @@ static struct {
     int conns;
     int size;
     double warmup, duration, timeout, hold;
-    long server_pid, backend_pid;
+    long server_pids[MAX_SERVER_PIDS];
+    int n_server_pids;
+    long backend_pid;
     long count;
     int spin;
     int tls;
-} opt = {M_ECHO, "127.0.0.1", 0, 1, 64, 1.0, 3.0, 30.0, 300.0, 0, 0, 0, 1, 0};
+    int proxy_v1;           /* PROXY_V1_WITH_DATA or PROXY_V1_ALONE, else 0 */
+} opt = {.mode = M_ECHO, .host = "127.0.0.1", .conns = 1, .size = 64, .warmup = 1.0, .duration = 3.0,
+         .timeout = 30.0, .hold = 300.0, .spin = 1};
 
 /* A connection goes FREE -> CONNECTING -> (--tls: HANDSHAKE ->) ACTIVE, and back to FREE directly
    or (--tls, and the stream's end) through CLOSING: our side ended, waiting for the server's FIN. */
@@ -172,6 +184,21 @@ static double process_cpu(long pid)
     return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* The CPU seconds of all --server-pid processes together, or -1 if one cannot be read. */
+static double server_cpu(void)
+{
+    if (opt.n_server_pids == 0)
+        return -1;
+    double sum = 0;
+    for (int i = 0; i < opt.n_server_pids; i++) {
+        double cpu = process_cpu(opt.server_pids[i]);
+        if (cpu < 0)
+            return -1;
+        sum += cpu;
+    }
+    return sum;
+}
+
 static double self_cpu(void)
 {
     struct rusage ru;
@@ -199,7 +226,7 @@ struct window {
 
 static void window_start(struct window *w)
 {
-    w->server = process_cpu(opt.server_pid);
+    w->server = server_cpu();
     w->backend = process_cpu(opt.backend_pid);
     w->self = self_cpu();
     w->machine = machine_cpu();
@@ -402,6 +429,25 @@ static int conn_pending(struct conn *c)
 
 /* ---- connections: set-up and end ---- */
 
+/* --proxy-v1: "PROXY TCP4 <client> <server> <client port> <server port>\r\n", made once (see
+   main): the same client, from the documentation range, on every connection, so the loadgen
+   pays one send() per connection and the server still parses a full header. */
+static char proxy_v1_line[108];
+static size_t proxy_v1_len;
+
+/* Sends the header in one send() (a fresh socket's buffer takes it whole), held for the first
+   payload (MSG_MORE) unless --proxy-v1-alone. 0, or -1 with errno. */
+static int send_proxy_v1(int fd)
+{
+    ssize_t sent = send(fd, proxy_v1_line, proxy_v1_len,
+                        MSG_NOSIGNAL | (opt.proxy_v1 == PROXY_V1_WITH_DATA ? MSG_MORE : 0));
+    if (sent == (ssize_t)proxy_v1_len)
+        return 0;
+    if (sent >= 0)
+        errno = EAGAIN;  /* a partial header: never on a fresh connection */
+    return -1;
+}
+
 /* Drives a connection being set up: the connect (its first EPOLLOUT), then with --tls the
    handshake. Returns 1 once the connection is active (EPOLLIN registered), 0 while it is still
    being set up, -1 if it failed (errno, io_error()). */
@@ -416,6 +462,8 @@ static int setup_step(struct conn *c)
             errno = err;
             return -1;
         }
+        if (opt.proxy_v1 && send_proxy_v1(c->fd) < 0)
+            return -1;
         if (!tls_ctx) {
             c->state = S_ACTIVE;
             set_events(c, EPOLLIN, EPOLL_CTL_MOD);
@@ -1024,7 +1072,8 @@ static void usage(void)
             "usage: loadgen --mode echo|stream|connrate|idle --port P [--host 127.0.0.1] [--tls]\n"
             "               [--conns C] [--size S] [--warmup SECS] [--duration SECS]\n"
             "               [--count N] [--timeout SECS] [--hold SECS] [--server-pid PID]\n"
-            "               [--backend-pid PID] [--no-spin]\n");
+            "               [--backend-pid PID] [--no-spin] [--proxy-v1 | --proxy-v1-alone]\n"
+            "       --server-pid P,Q,...  sums the CPU of several processes (a server's workers)\n");
     exit(2);
 }
 
@@ -1038,6 +1087,7 @@ int main(int argc, char **argv)
         {"hold", required_argument, 0, 'H'},     {"server-pid", required_argument, 0, 'P'},
         {"count", required_argument, 0, 'n'},    {"no-spin", no_argument, 0, 'S'},
         {"tls", no_argument, 0, 'T'},            {"backend-pid", required_argument, 0, 'B'},
+        {"proxy-v1", no_argument, 0, 'V'},      {"proxy-v1-alone", no_argument, 0, 'A'},
         {0, 0, 0, 0},
     };
     int ch;
@@ -1058,11 +1108,19 @@ int main(int argc, char **argv)
         case 'd': opt.duration = atof(optarg); break;
         case 't': opt.timeout = atof(optarg); break;
         case 'H': opt.hold = atof(optarg); break;
-        case 'P': opt.server_pid = atol(optarg); break;
+        case 'P':
+            for (char *pid = strtok(optarg, ","); pid; pid = strtok(NULL, ",")) {
+                if (opt.n_server_pids == MAX_SERVER_PIDS || atol(pid) <= 0)
+                    usage();
+                opt.server_pids[opt.n_server_pids++] = atol(pid);
+            }
+            break;
         case 'B': opt.backend_pid = atol(optarg); break;
         case 'n': opt.count = atol(optarg); break;
         case 'S': opt.spin = 0; break;
         case 'T': opt.tls = 1; break;
+        case 'V': opt.proxy_v1 = PROXY_V1_WITH_DATA; break;
+        case 'A': opt.proxy_v1 = PROXY_V1_ALONE; break;
         default: usage();
         }
     }
@@ -1103,6 +1161,9 @@ int main(int argc, char **argv)
         fail("epoll_create1: %s", strerror(errno));
     if (opt.tls)
         tls_init();
+    if (opt.proxy_v1)
+        proxy_v1_len = (size_t)snprintf(proxy_v1_line, sizeof proxy_v1_line, "PROXY TCP4 198.51.100.27 %s 51234 %d\r\n",
+                                        opt.host, opt.port);
 
     switch (opt.mode) {
     case M_ECHO: run_echo(); break;

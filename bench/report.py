@@ -104,6 +104,7 @@ def spread(doc):
             label = doc.get("tls_servers", {}).get(name) if e.get("tls") else None
             if sc.startswith("proxy"):
                 label = doc.get("proxies", {}).get(name)
+            label = doc.get("scaling", {}).get(sc) or label
             label = label or servers.get(name, name)
             ratio = f"{max(reps) / min(reps):.2f}" if min(reps) > 0 else "-"
             values = " ".join(f"{fmt_num(v):>9}" for v in reps)

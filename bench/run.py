@@ -105,6 +105,26 @@ SCENARIOS = {
     "proxy1": (["--mode", "echo", "--conns", "1", "--size", "64"], "rps", "rt/s", "higher"),
     "proxy100": (["--mode", "echo", "--conns", "100", "--size", "64"], "rps", "rt/s", "higher"),
     "proxystream": (["--mode", "stream"], "mb_per_s", "MB/s", "higher"),
+    # Scaling out (SCALING): echo100 on 1 and 2 workers, and connrate with a PROXY v1 header.
+    "workers1": (["--mode", "echo", "--conns", "100", "--size", "64"], "rps", "rt/s", "higher"),
+    "workers2": (["--mode", "echo", "--conns", "100", "--size", "64"], "rps", "rt/s", "higher"),
+    "connrate_proxy_v1": (["--mode", "connrate", "--conns", "100", "--proxy-v1"], "cps", "conn/s", "higher"),
+    "connrate_proxy_v1_alone": (["--mode", "connrate", "--conns", "100", "--proxy-v1-alone"], "cps", "conn/s",
+                                "higher"),
+}
+# The scaling scenarios each run an iotnet server of their own: name -> label, command (the
+# harness appends PORT HOST) and its number of workers. workersN runs examples/echo_server.py
+# under `python -m iotnet --workers N` on a fixed port, nothing pinned (the workers need every
+# CPU, and the loadgen shares them), its CPU summed over the supervisor and the workers.
+# connrate_proxy_v1 is connrate to a server with proxyProtocol on, every connection starting
+# with a v1 header in the segment of its first bytes: against iotnet pipe()'s own connrate,
+# what reading the header costs. connrate_proxy_v1_alone sends the header in a segment of its
+# own, as a balancer also does: the server then makes one more read per connection.
+SCALING = {
+    "workers1": ("1 worker", [PY, "-m", "iotnet", "--workers", "1", "examples/echo_server.py"], 1),
+    "workers2": ("2 workers", [PY, "-m", "iotnet", "--workers", "2", "examples/echo_server.py"], 2),
+    "connrate_proxy_v1": ("PROXY v1 header", [PY, "bench/servers/iotnet_proxy_protocol.py"], 0),
+    "connrate_proxy_v1_alone": ("PROXY v1 alone", [PY, "bench/servers/iotnet_proxy_protocol.py"], 0),
 }
 QUICK_SCENARIOS = ["echo100", "stream", "connrate", "idle", "tls_echo100", "proxy100"]
 
@@ -127,6 +147,15 @@ def is_tls(scenario):
 
 def is_proxy(scenario):
     return scenario.startswith("proxy")
+
+
+def is_scaling(scenario):
+    return scenario in SCALING
+
+
+def in_main_table(scenario):
+    """The scenarios every server runs (plain or TLS), as against the proxies' and scaling's."""
+    return not is_proxy(scenario) and not is_scaling(scenario)
 
 
 def set_idle_conns(n, scenarios):
@@ -200,16 +229,21 @@ class LineReader:
 class Server:
     """One running server process: an echo server, a proxy, or the proxies' backend."""
 
-    def __init__(self, name, argv, startup_timeout=20.0, env=None, port=None, workdir=None):
-        """argv: the whole command. A server that does not print "listening on PORT" (HAProxy) is
-        given its port: it is ready once it accepts a connection there. workdir: a temporary
-        directory of its own (a config file), removed when it stops."""
+    def __init__(self, name, argv, startup_timeout=20.0, env=None, port=None, workdir=None, listeners=1,
+                 pinned=True):
+        """argv: the whole command. It is ready once it has printed "listening on PORT" `listeners`
+        times (each worker of a supervisor prints its own). A server that prints nothing (HAProxy,
+        listeners=0) is given its port: it is ready once it accepts a connection there. workdir: a
+        temporary directory of its own (a config file), removed when it stops. pinned: whether
+        the harness pinned it to CPU 0 (the loadgen then takes CPU 1)."""
         self.name = name
         self.argv = argv
         self.startup_timeout = startup_timeout
         self.env = env
         self.port = port
         self.workdir = workdir
+        self.listeners = listeners
+        self.pinned = pinned
 
     def __enter__(self):
         self.proc = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, text=True, stdin=subprocess.DEVNULL,
@@ -217,9 +251,10 @@ class Server:
         self.pid = self.proc.pid
         self.out = LineReader(self.proc.stdout)
         self.err = LineReader(self.proc.stderr)
-        if self.port is not None:
+        if not self.listeners:
             return self.wait_accepting()
         deadline = time.monotonic() + self.startup_timeout
+        seen = 0
         while True:
             left = deadline - time.monotonic()
             try:
@@ -235,7 +270,9 @@ class Server:
             m = re.search(r"listening on (\d+)", line)
             if m:
                 self.port = int(m.group(1))
-                return self
+                seen += 1
+                if seen == self.listeners:
+                    return self
 
     def wait_accepting(self):
         deadline = time.monotonic() + self.startup_timeout
@@ -265,6 +302,14 @@ class Server:
 
     def alive(self):
         return self.proc.poll() is None
+
+    def pids(self):
+        """The process and its children (a supervisor's workers): whose CPU is the server's."""
+        try:
+            children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
+        except OSError:
+            children = []
+        return [self.pid, *map(int, children)]
 
     def rss(self):
         with open(f"/proc/{self.pid}/status") as f:
@@ -549,13 +594,22 @@ class Bench:
         config = workdir / "haproxy.cfg"
         config.write_text(haproxy_config(port, backend_port, splice=name == "haproxy_splice"))
         return Server(name, [*self.server_prefix, self.haproxy, "-db", "-f", str(config)], port=port,
-                      workdir=workdir)
+                      workdir=workdir, listeners=0)
+
+    def scaling_server(self, scenario):
+        """The iotnet server of a scaling scenario: N workers on a fixed port, or pinned on any."""
+        _, command, workers = SCALING[scenario]
+        if not workers:
+            return Server(scenario, [*self.server_prefix, *command, "0", HOST], env=self.env)
+        return Server(scenario, [*command, str(free_port()), HOST], env=self.env, listeners=workers,
+                      pinned=False)
 
     # ---- one loadgen run ----
 
     def loadgen(self, srv, extra, timeout, backend=None):
-        cmd = [*self.loadgen_prefix, str(LOADGEN), "--host", HOST, "--port", str(srv.port),
-               "--server-pid", str(srv.pid), *(["--backend-pid", str(backend.pid)] if backend else []), *extra]
+        cmd = [*(self.loadgen_prefix if srv.pinned else []), str(LOADGEN), "--host", HOST, "--port", str(srv.port),
+               "--server-pid", ",".join(map(str, srv.pids())),
+               *(["--backend-pid", str(backend.pid)] if backend else []), *extra]
         try:
             p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -574,9 +628,10 @@ class Bench:
         # TLS and proxy windows are shorter
         duration = a.tls_duration if is_tls(scenario) else a.proxy_duration if is_proxy(scenario) else a.duration
         timing = ["--warmup", str(a.warmup), "--duration", str(duration), "--timeout", "30"]
-        # Behind a proxy the loadgen shares its CPU with the backend: it sleeps in epoll_wait, since
-        # polling would take the CPU the backend needs (and its CPU time is then its real work).
-        if a.no_spin or backend:
+        # Behind a proxy the loadgen shares its CPU with the backend, unpinned (workers) with the
+        # server: it sleeps in epoll_wait, since polling would take the CPU they need (and its CPU
+        # time is then its real work).
+        if a.no_spin or backend or not srv.pinned:
             timing.append("--no-spin")
         result = self.loadgen(srv, [*extra, *timing], timeout=a.warmup + duration + 60, backend=backend)
         # Other work on the machine (beyond a tenth of a CPU) spoils a run: wait for quiet, run again,
@@ -639,13 +694,15 @@ class Bench:
         tls = [s for s in scenarios if is_tls(s)]
         idle = [s for s in scenarios if is_idle(s)]
         through_proxy = [s for s in scenarios if is_proxy(s)]
+        scaling = [s for s in scenarios if is_scaling(s)] if "iotnet" in servers else []
+        throughput = [s for s in throughput if not is_scaling(s)]
         names = list(servers) if throughput or tls or idle else []
         proxy_names = list(proxies) if through_proxy else []
-        if not names and not proxy_names:
+        if not names and not proxy_names and not scaling:
             return runs
         with_tls = [n for n in names if n in TLS_SERVERS]
         self.runs_left = self.args.repeats * (len(names) * (len(throughput) + len(idle)) + len(with_tls) * len(tls)
-                                              + len(proxy_names) * len(through_proxy))
+                                              + len(proxy_names) * len(through_proxy) + len(scaling))
         self.deadline = time.monotonic() + self.args.budget
         for rep in range(self.args.repeats):
             # Rotate the order each repeat so slow drifts of the machine hit every server alike.
@@ -661,6 +718,9 @@ class Bench:
             for name in order:
                 log(f"[repeat {rep + 1}/{self.args.repeats}] proxy {name}")
                 runs += self.run_proxy_scenarios(name, through_proxy, rep)
+            for sc in scaling:
+                log(f"[repeat {rep + 1}/{self.args.repeats}] iotnet, {SCALING[sc][0]}")
+                runs += self.run_server_scenarios("iotnet", [sc], rep, scaling=True)
         return runs
 
     def run_proxy_scenarios(self, name, scenarios, rep):
@@ -678,9 +738,9 @@ class Bench:
             backend.stop()
         return runs
 
-    def run_server_scenarios(self, name, scenarios, rep, tls=False, backend=None):
+    def run_server_scenarios(self, name, scenarios, rep, tls=False, backend=None, scaling=False):
         """Runs `scenarios` on one process of server `name` (its TLS variant; with backend: the
-        proxy `name` in front of that backend)."""
+        proxy `name` in front of that backend; scaling: the server of the one scaling scenario)."""
         runs = []
         if not scenarios:
             return runs
@@ -691,7 +751,8 @@ class Bench:
         if tls:
             log(f"  {TLS_SERVERS[name][0]}")
         try:
-            srv = (self.proxy(name, backend.port) if backend else self.server(name, tls=tls)).__enter__()
+            srv = (self.proxy(name, backend.port) if backend else self.scaling_server(scenarios[0]) if scaling
+                   else self.server(name, tls=tls)).__enter__()
         except BenchError as e:
             log(f"  {e}")
             self.runs_left -= len(scenarios)
@@ -779,7 +840,8 @@ def summarize(runs, servers, proxies, scenarios):
     summary = {}
     for sc in scenarios:
         field = SCENARIOS[sc][1]
-        for name in (proxies if is_proxy(sc) else servers):
+        names = proxies if is_proxy(sc) else servers if not is_scaling(sc) else ["iotnet"] if "iotnet" in servers else []
+        for name in names:
             if is_tls(sc) and name not in TLS_SERVERS:
                 continue  # no TLS variant
             ok = [r for r in runs if r["server"] == name and r["scenario"] == sc and "error" not in r]
@@ -823,7 +885,7 @@ def fmt_num(v):
 
 
 def table(summary, servers, duration):
-    scs = [sc for sc in summary if not is_proxy(sc)]
+    scs = [sc for sc in summary if in_main_table(sc)]
     if not scs:
         return ""
     w = max([10, *map(len, scs)])
@@ -895,7 +957,7 @@ def proxy_table(summary, proxies):
 
 
 def ratio_matrix(summary, servers):
-    scs = [sc for sc in summary if not is_proxy(sc)]
+    scs = [sc for sc in summary if in_main_table(sc)]
     if not scs:
         return ""
     width = {sc: max(10, len(sc) + 2) for sc in scs}
@@ -924,7 +986,7 @@ def cpu_matrix(summary, servers):
     """Server CPU per unit of work, each server's as a multiple of iotnet's: the comparison that holds
     when the loadgen, not the server, was the limit (lg busy near 1)."""
     base = {sc: cpu_per_unit(summary[sc].get("iotnet", {})) for sc in summary
-            if not is_idle(sc) and not is_proxy(sc)}
+            if not is_idle(sc) and in_main_table(sc)}
     scs = [sc for sc, b in base.items() if b]
     if not scs:
         return ""
@@ -941,6 +1003,54 @@ def cpu_matrix(summary, servers):
             c = cpu_per_unit(summary[sc].get(name, {}))
             cells.append(f"{c / base[sc]:.2f}" if c else "-")
         lines.append(f"{label:<17}" + "".join(f"{c:>{width[sc]}}" for c, sc in zip(cells, scs)))
+    return "\n".join(lines)
+
+
+def per_run_cpu(runs, scenario):
+    """Server CPU per unit of work of each of iotnet's runs of `scenario`, in µs."""
+    values = (cpu_per_unit({**r, "value": r.get(SCENARIOS[scenario][1])}) for r in runs
+              if r["server"] == "iotnet" and r["scenario"] == scenario and "error" not in r)
+    return [v * 1e6 for v in values if v]
+
+
+def scaling_lines(summary, runs):
+    """Workers (echo100 on 1 and 2 of them) and the PROXY header's cost per connection."""
+    lines = []
+    one = summary.get("workers1", {}).get("iotnet", {})
+    for sc in ("workers1", "workers2"):
+        e = summary.get(sc, {}).get("iotnet")
+        if e is None:
+            continue
+        if not lines:
+            lines.append("python -m iotnet --workers N examples/echo_server.py, echo100 (64 B, 100 connections); "
+                         "nothing pinned: the workers and the loadgen share the CPUs")
+        label = SCALING[sc][0]
+        if "error" in e:
+            lines.append(f"  {label:<9} failed: {e['error'].splitlines()[0][:70]}")
+            continue
+        ratio = f"{e['value'] / one['value']:.2f}× 1 worker" if one.get("value") and sc != "workers1" else ""
+        cpu = cpu_per_unit(e)
+        secs = e.get("duration_s") or 1
+        lines.append(f"  {label:<9} {fmt_num(e['value']) + ' rt/s':>14} {ratio:>15}   server "
+                     f"{e.get('server_cpu_s', 0) / secs:.2f} CPUs, {cpu * 1e6 if cpu else 0:.2f} µs per round trip; "
+                     f"loadgen {e.get('loadgen_cpu_s', 0) / secs:.2f} CPUs")
+    plain = summary.get("connrate", {}).get("iotnet")
+    for sc, how in (("connrate_proxy_v1", "in the segment of the first bytes"),
+                    ("connrate_proxy_v1_alone", "in a segment of its own")):
+        pp = summary.get(sc, {}).get("iotnet")
+        if pp is None:
+            continue
+        lines.append(f"connrate with a PROXY v1 header {how} (proxyProtocol on) against iotnet pipe()'s plain "
+                     "connrate, server CPU per connection")
+        if "error" in pp:
+            lines.append(f"  failed: {pp['error'].splitlines()[0][:70]}")
+        elif cpu_per_unit(pp) and plain and cpu_per_unit(plain):
+            with_header, without = per_run_cpu(runs, sc), per_run_cpu(runs, "connrate")
+            lines.append(f"  with the header {cpu_per_unit(pp) * 1e6:.2f} µs ({fmt_num(pp['value'])} conn/s), "
+                         f"without {cpu_per_unit(plain) * 1e6:.2f} µs ({fmt_num(plain['value'])} conn/s): "
+                         f"{cpu_per_unit(pp) / cpu_per_unit(plain):.3f}×; every run with: "
+                         + ", ".join(f"{v:.2f}" for v in with_header) + "; without: "
+                         + ", ".join(f"{v:.2f}" for v in without))
     return "\n".join(lines)
 
 
@@ -990,7 +1100,7 @@ def callgrind_lines(cg, servers):
     return "\n\n".join(blocks)
 
 
-def targets(summary, cg):
+def targets(summary, cg, runs=()):
     """iotnet's targets, as measured. Reported only; nothing asserts them."""
     get = lambda sc, name: summary.get(sc, {}).get(name, {}).get("value")
     if not any(get(sc, "iotnet") is not None for sc in summary):
@@ -1038,6 +1148,16 @@ def targets(summary, cg):
         if r is not None:
             check(f"proxy CPU per {'forwarded round trip' if sc == 'proxy100' else 'MB'} ≤ 1.0× the C proxy "
                   f"on {sc}", r <= 1.0, f"{r:.2f}×")
+    # The PROXY header: within noise means inside the spread of the plain connrate's own runs.
+    pp, plain = summary.get("connrate_proxy_v1", {}).get("iotnet"), summary.get("connrate", {}).get("iotnet")
+    if pp and plain and cpu_per_unit(pp) and cpu_per_unit(plain) and runs:
+        without = per_run_cpu(runs, "connrate")
+        r = cpu_per_unit(pp) / cpu_per_unit(plain)
+        check("PROXY v1 header (with the first bytes): server CPU per connection within the plain connrate "
+              "runs' spread",
+              cpu_per_unit(pp) * 1e6 <= max(without),
+              f"{r:.3f}× (plain runs {min(without):.2f}..{max(without):.2f} µs, with the header "
+              f"{cpu_per_unit(pp) * 1e6:.2f} µs)")
     a, b = get("echo1000", "iotnet"), get("echo100", "iotnet")
     if a is not None and b:
         # The C server's own ratio shows how much of the drop belongs to the kernel and the loadgen.
@@ -1052,7 +1172,7 @@ def chart(summary, servers, proxies, path, title):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    scs = list(summary)
+    scs = [sc for sc in summary if not is_scaling(sc)]
     cols = 3
     rows = (len(scs) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.2 * rows), squeeze=False)
@@ -1344,7 +1464,7 @@ def main(argv=None):
         header, summary and table(summary, servers, args.duration), summary and idle_sc in summary and idle_line,
         proxied, summary and ratio_matrix(summary, servers),
         summary and cpu_matrix(summary, servers), summary and tls_lines(summary, servers),
-        callgrind_lines(cg, servers), targets(summary, cg),
+        summary and scaling_lines(summary, runs), callgrind_lines(cg, servers), targets(summary, cg, runs),
         "\n".join("note: " + n for n in bench.notes),
         summary and (
             "columns: srv CPU-s = CPU seconds the server used in the measured window (its ceiling is the window "
@@ -1368,7 +1488,7 @@ def main(argv=None):
                         "callgrind_conns": [] if args.no_callgrind else args.callgrind_conns,
                         "callgrind_tls_conns": [] if args.no_callgrind else args.callgrind_tls_conns},
            "servers": servers, "tls_servers": {n: TLS_SERVERS[n][0] for n in servers if n in TLS_SERVERS},
-           "proxies": proxies,
+           "proxies": proxies, "scaling": {sc: SCALING[sc][0] for sc in summary if is_scaling(sc)},
            "units": {sc: SCENARIOS[sc][2] for sc in summary}, "builds": bench.builds, "notes": bench.notes,
            "summary": summary,
            "callgrind": cg, "runs": runs, "elapsed_s": round(elapsed, 1), "table": text}
