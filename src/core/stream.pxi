@@ -75,6 +75,12 @@ cdef inline bint _any_callback(list callbacks):
     return False
 
 
+cdef inline bint _reaches_mark(Py_ssize_t size, unsigned int mark) noexcept:
+    """size >= a highWaterMark, compared as 64-bit signed numbers: on 32-bit ARM Py_ssize_t is
+    an int, and C would compare it with the unsigned mark as unsigned."""
+    return <long long>size >= <long long>mark
+
+
 cdef inline bint _has_queue(Stream stream):
     """Bytes wait for the next uv_write."""
     return stream.cold is not None and stream.cold.queued is not None
@@ -164,7 +170,7 @@ cdef class Stream(Handle):
         cdef bint should = (self.uv_handle != NULL and self.connected and not self.is_destroyed
                             and not self.paused and not self.readable_ended
                             and (self.cold is None or self.cold.held_chunks is None
-                                 or self.cold.held_bytes < self.high_water_mark))
+                                 or not _reaches_mark(self.cold.held_bytes, self.high_water_mark)))
         cdef int status
         if should and not self.reading:
             status = uv_read_start(<uv_stream_t*>self.uv_handle, _on_read_alloc, _on_stream_read)
@@ -264,7 +270,7 @@ cdef class Stream(Handle):
             cold.held_chunks = []
         cold.held_chunks.append(chunk)
         cold.held_bytes += len(chunk)
-        if cold.held_bytes >= self.high_water_mark:
+        if _reaches_mark(cold.held_bytes, self.high_water_mark):
             self._update_reading()
 
     cdef void _on_eof(self) except *:
@@ -351,7 +357,7 @@ cdef class Stream(Handle):
             self._queue(PyBytes_FromStringAndSize(data, size) if owner is None else owner, size,
                         callback)
         self._flush_queue()
-        if self._writable_length() >= self.high_water_mark:
+        if _reaches_mark(self._writable_length(), self.high_water_mark):
             self.need_drain = True
             return False
         return True

@@ -249,7 +249,7 @@ cdef class TLSSocket(Socket):
                 self.pending_plain = []
             self.pending_plain.append((data, callback))
             self.pending_plain_bytes += PyBytes_GET_SIZE(data)
-            if self.pending_plain_bytes >= self.high_water_mark:
+            if _reaches_mark(self.pending_plain_bytes, self.high_water_mark):
                 self.need_drain = True      # _handshake_done or _write_done emits 'drain'
                 return False
             return True
@@ -277,7 +277,7 @@ cdef class TLSSocket(Socket):
                 self.unflushed_callbacks = []
             self.unflushed_callbacks.append(callback)
         self.unflushed_bytes += PyBytes_GET_SIZE(data)
-        if self._writable_length() + self.unflushed_bytes >= self.high_water_mark:
+        if _reaches_mark(self._writable_length() + self.unflushed_bytes, self.high_water_mark):
             self.need_drain = True
             return False
         return True
