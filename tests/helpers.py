@@ -2,6 +2,7 @@
 
 Also what several test files share: the loopback host, event recorders, a raw socket peer on a
 thread, the connect call forms, and a child `python -m iotnet` runner."""
+import os
 import random
 import signal
 import socket
@@ -20,7 +21,10 @@ BAD_HOST = 'no.way.you.will.resolve.this.invalid'
 # ENOTFOUND is what the reference promises for a name that does not exist; EAI_AGAIN is what a resolver
 # says when it cannot reach a name server at all (an offline machine), also a resolver failure.
 DNS_CODES = ('ENOTFOUND', 'EAI_AGAIN')
-CHILD_TIMEOUT_S = 20
+# Under emulation (make test-aarch64, test-armv7l: QEMU) everything runs several times slower,
+# so the hang guards stretch by this factor. They only bound hangs: no test asserts a duration.
+TIME_SCALE = float(os.environ.get("IOTNET_TEST_TIME_SCALE", "1"))
+CHILD_TIMEOUT_S = 20 * TIME_SCALE
 
 
 class LoopTimeout(AssertionError):
@@ -41,7 +45,7 @@ def run_bounded(seconds=10):
         iotnet.stop()
         raise LoopTimeout(f"the loop was still busy after {seconds} s")
 
-    guard = iotnet.setTimeout(on_timeout, int(seconds * 1000))
+    guard = iotnet.setTimeout(on_timeout, int(seconds * TIME_SCALE * 1000))
     guard.unref()
     try:
         iotnet.run()
@@ -53,7 +57,6 @@ def run_bounded(seconds=10):
 
 def subprocess_env():
     """Environment for a child Python that imports the same iotnet build as the tests."""
-    import os
     import pathlib
 
     root = pathlib.Path(__file__).resolve().parent.parent
