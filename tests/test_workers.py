@@ -277,7 +277,8 @@ def test_a_crash_loop_ends_the_supervisor_with_status_1(tmp_path, supervisors):
         raise RuntimeError("cannot start")
     """, "--workers", "2")
     supervisors.append(sup)
-    sup.wait_line(r"worker \d died 5 times within 10 s", timeout=CHILD_TIMEOUT_S * 2)
+    sup.wait_line(r"worker \d died 5 times in a row within 10 s of its start",
+                  timeout=CHILD_TIMEOUT_S * 2)
     assert sup.wait() == 1
     assert any("RuntimeError: cannot start" in line and line.startswith("[worker ")
                for line in sup.seen)

@@ -5,7 +5,9 @@ never fork, so no libuv state is shared), told its id and a readiness pipe by en
 variables. Workers' listen() sets SO_REUSEPORT, so the kernel spreads connections over them.
 
 - A worker that dies is started again after a back-off (0.1 s doubling to 2 s); one that dies
-  CRASH_LIMIT times within CRASH_WINDOW_S ends the supervisor with status 1.
+  CRASH_LIMIT times in a row, each time within EARLY_DEATH_S of its start, ends the supervisor
+  with status 1. Counted per life, not in a window of wall time: where starting Python takes
+  seconds (a small board, an emulator), a crash loop still ends.
 - SIGTERM / SIGINT: SIGTERM to every worker (their graceful stop); exit 0 once all have exited.
 - SIGHUP: rolling restart, one worker at a time: a new worker is started, and the old one is
   stopped only once the new one listens (it writes a byte on its readiness pipe).
@@ -22,7 +24,7 @@ import time
 from . import _shutdown
 
 CRASH_LIMIT = 5
-CRASH_WINDOW_S = 10.0
+EARLY_DEATH_S = 10.0          # a death this soon after the worker started counts toward CRASH_LIMIT
 BACKOFF_FIRST_S = 0.1
 BACKOFF_MAX_S = 2.0
 TICK_S = 0.02                 # how often the supervisor looks at its workers
@@ -34,6 +36,7 @@ class _Worker:
 
     def __init__(self, wid, argv, grace_s, out_lock):
         self.wid = wid
+        self.started = time.monotonic()
         read_fd, write_fd = os.pipe()
         os.set_blocking(read_fd, False)
         env = dict(os.environ)
@@ -116,7 +119,7 @@ class Supervisor:
         self.retiring = []             # old workers being stopped (rolling restart)
         self.restart_at = {}           # id -> time.monotonic() when to start it again
         self.backoff = {}              # id -> the next back-off
-        self.deaths = collections.defaultdict(collections.deque)
+        self.early_deaths = {}         # id -> deaths in a row soon after the start
         self.stopping = False
         self.rolls = collections.deque()   # ids still to restart for a SIGHUP
         self.rolling = None            # (id, the new _Worker, its deadline)
@@ -179,7 +182,7 @@ class Supervisor:
                 # not a crash, and starting it again would only end the same way.
                 self.say(f"worker {wid} finished (status 0); not started again")
                 continue
-            if self.crashed(wid, code, now):
+            if self.crashed(wid, code, now, now - worker.started):
                 return 1
         self.tick_rolling(now)
         if self.stopping or not (self.workers or self.restart_at or self.rolling):
@@ -192,15 +195,16 @@ class Supervisor:
                 self.workers[wid] = self.start(wid)
         return None
 
-    def crashed(self, wid, code, now):
+    def crashed(self, wid, code, now, lived_s):
         """Counts a death; schedules the restart, or gives up (True) after too many."""
-        deaths = self.deaths[wid]
-        deaths.append(now)
-        while deaths and now - deaths[0] > CRASH_WINDOW_S:
-            deaths.popleft()
-        if len(deaths) >= CRASH_LIMIT:
-            self.say(f"worker {wid} died {len(deaths)} times within {CRASH_WINDOW_S:g} s "
-                     f"(last exit status {code}); giving up")
+        if lived_s >= EARLY_DEATH_S:          # it ran a while: a new series, a short back-off
+            self.early_deaths[wid] = 0
+            self.backoff.pop(wid, None)
+        else:
+            self.early_deaths[wid] = self.early_deaths.get(wid, 0) + 1
+        if self.early_deaths[wid] >= CRASH_LIMIT:
+            self.say(f"worker {wid} died {CRASH_LIMIT} times in a row within {EARLY_DEATH_S:g} s "
+                     f"of its start (last exit status {code}); giving up")
             self.stop_all()
             self.wait_all()
             return True
