@@ -10,9 +10,9 @@ import pytest
 
 import iotnet
 import iotnet.aio
-from helpers import HOST, KIB, READ_BUFFER_BYTES
+from helpers import HOST, KIB, READ_BUFFER_BYTES, TIME_SCALE
 
-BOUND_S = 20
+BOUND_S = 20 * TIME_SCALE
 
 
 def aio_run(coro):

@@ -16,6 +16,7 @@ exception handler unless a test expects it; each test is bounded by asyncio.wait
 import asyncio
 import contextlib
 import gc
+import inspect
 import pickle
 import socket
 import ssl
@@ -25,13 +26,13 @@ import warnings
 import pytest
 
 import iotnet.aio
-from helpers import HOST, KIB
+from helpers import HOST, KIB, TIME_SCALE
 from tls_certs import certs
 
-BOUND_S = 20
+BOUND_S = 20 * TIME_SCALE
 # A pause between chunks whose boundaries matter, so that each arrives in a read of its own, and
 # the wait that lets bytes already sent reach the reader's buffer before a read is called.
-PAUSE_S = 0.05
+PAUSE_S = 0.05 * TIME_SCALE
 DATA = b"line1\nline2\nline3\n"
 MIB = 1024 * KIB
 
@@ -1274,6 +1275,10 @@ def test_an_unclosed_writer_warns_when_collected(streams):
     """Port of test_streams.StreamTests.test_unclosed_resource_warnings: a writer dropped
     without close() gives a ResourceWarning 'unclosed ...' when collected, and the
     connection is closed (the peer reads EOF)."""
+    if streams is asyncio and not hasattr(asyncio.StreamWriter, "__del__"):
+        pytest.skip("this Python's asyncio StreamWriter does not warn when collected "
+                    "(CPython 3.11.3 and later do); the iotnet case still runs")
+
     async def main():
         peer_read = asyncio.get_running_loop().create_future()
 
@@ -1288,6 +1293,7 @@ def test_an_unclosed_writer_warns_when_collected(streams):
                 HOST, server.sockets[0].getsockname()[1])
             writer.write(b"bye")
             await writer.drain()
+            gc.collect()        # earlier tests' garbage warns now, not in the block below
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 del writer
@@ -1447,6 +1453,10 @@ def test_an_exception_in_client_connected_cb_is_reported(streams):
     client_connected_cb that raises: the loop's exception handler gets 'Unhandled exception in
     client_connected_cb' with that exception, and the connection is closed (the client reads
     EOF). start_serving() on a serving server is harmless."""
+    if streams is asyncio and "Unhandled exception in client_connected_cb" not in inspect.getsource(
+            asyncio.streams.StreamReaderProtocol.connection_made):
+        pytest.skip("this Python's asyncio neither reports nor closes on an exception in "
+                    "client_connected_cb (CPython 3.11.3 and later do); the iotnet case still runs")
     messages = []
 
     async def main():
