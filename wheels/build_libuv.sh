@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CI only (cibuildwheel before-all): build libuv from its release tarball and install it where
 # setup.py's pkg-config finds it, so every wheel bundles the same libuv.
-#   - manylinux_2_28 (AlmaLinux 8) packages libuv 1.41; the core needs >= 1.43 (uv_ip_name).
+#   - manylinux_2_28 (AlmaLinux 8) packages libuv 1.41, and manylinux_2_31 (Ubuntu 20.04, the
+#     armv7l image) 1.34; the core needs >= 1.43 (uv_ip_name).
 #   - Homebrew's libuv targets the runner's own macOS version, newer than the wheels' minimum.
 # The tarball is downloaded and checked here, in CI; libuv's source is never committed.
 set -euo pipefail
@@ -14,6 +15,8 @@ PREFIX=${LIBUV_PREFIX:-/usr/local}
 if ! command -v pkg-config >/dev/null; then
     if command -v dnf >/dev/null; then dnf install -y -q pkgconf-pkg-config     # manylinux
     elif command -v apk >/dev/null; then apk add --no-cache pkgconf             # musllinux
+    elif command -v apt-get >/dev/null; then                                     # manylinux_2_31 (armv7l)
+        apt-get update -qq && apt-get install -y -qq pkg-config
     elif command -v brew >/dev/null; then brew install pkgconf                  # macOS
     fi
 fi

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Shared by wheels/build_wheel.sh and wheels/build_aarch64.sh (sourced, not run).
+# Shared by wheels/build_wheel.sh, build_cross.sh and test_cross.sh (sourced, not run).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -2,6 +2,9 @@
 # sysdeps, the venv rule).
 #   make wheel          x86_64 manylinux wheel with libuv inside, checked and smoke-tested
 #   make wheel-aarch64  aarch64 wheel cross-compiled here, smoke-tested under QEMU
+#   make wheel-armv7l   the same for 32-bit ARM (armhf)
+#   make test-aarch64, make test-armv7l
+#                       the whole test suite under QEMU, release and debug builds (slow)
 #   make sdist          the source distribution, checked, and built into a wheel on its own
 #   make lint-ci        actionlint + shellcheck on the CI files and scripts; cibuildwheel's build identifiers
 # See wheels/README.md.
@@ -11,7 +14,7 @@ APT_INSTALL      ?= bash scripts/apt-install.sh
 VENV_BIN          = $(dir $(PY))
 WHEEL_DEPS_STAMP := $(VENV)/.wheel-deps-installed
 
-.PHONY: wheel wheel-aarch64 sdist lint-ci
+.PHONY: wheel wheel-aarch64 wheel-armv7l test-aarch64 test-armv7l sdist lint-ci
 
 # requirements-dev.txt too: the cross build runs without build isolation (Cython, setuptools).
 $(WHEEL_DEPS_STAMP): wheels/requirements.txt requirements-dev.txt | $(PY)
@@ -22,9 +25,13 @@ $(WHEEL_DEPS_STAMP): wheels/requirements.txt requirements-dev.txt | $(PY)
 wheel: $(WHEEL_DEPS_STAMP) | sysdeps
 	PY=$(PY) bash wheels/build_wheel.sh
 
-# Installs its own Debian packages (cross gcc, QEMU, arm64 multiarch headers) when missing.
-wheel-aarch64: $(WHEEL_DEPS_STAMP) | sysdeps
-	PY=$(PY) bash wheels/build_aarch64.sh
+# Cross builds install their own Debian packages (cross gcc, QEMU, the target's multiarch
+# headers) when missing; one script for both ARM targets.
+wheel-aarch64 wheel-armv7l: wheel-%: $(WHEEL_DEPS_STAMP) | sysdeps
+	PY=$(PY) bash wheels/build_cross.sh $*
+
+test-aarch64 test-armv7l: test-%: $(WHEEL_DEPS_STAMP) test-deps | sysdeps
+	PY=$(PY) bash wheels/test_cross.sh $*
 
 sdist: $(WHEEL_DEPS_STAMP) | sysdeps
 	rm -rf dist/iotnet-*.tar.gz build/sdist-wheel
