@@ -20,23 +20,8 @@ rm -rf "$WORK/out"
 cross "$PY" -m pip wheel -v --no-deps --no-build-isolation -w "$WORK/out" "$WORK/src" \
     > "$WORK/build.log" 2>&1 || { tail -40 "$WORK/build.log"; exit 1; }
 grep -E "^ *($TRIPLET-gcc|Created wheel)" "$WORK/build.log"
-WHEEL=$(ls "$WORK"/out/iotnet-*-cp${PYVER/./}-cp${PYVER/./}-linux_"$ARCH".whl)
-mkdir -p dist wheelhouse
-rm -f dist/iotnet-*-linux_"$ARCH".whl wheelhouse/iotnet-*_"$ARCH".whl
-mv "$WHEEL" dist/
-WHEEL=dist/$(basename "$WHEEL")
 "$TRIPLET-readelf" -h "$WORK"/src/build/lib.*"$ARCH"*/iotnet/_core*.so | grep -E 'Class|Machine|Flags'
-
-step "auditwheel show $WHEEL (before repair: libuv.so.1 comes from the system)"
-auditwheel -v show "$WHEEL" 2>/dev/null | sed '/^In order to achieve/,$d'
-
-step "auditwheel repair --plat auto (bundles /usr/lib/$TRIPLET/libuv.so.1)"
-# auto works across architectures: it reads the ELF machine of the wheel and picks the most
-# compatible manylinux_*_$ARCH tag; the target's libuv is found through multiarch's ld.so.conf.d.
-auditwheel repair --plat auto -w wheelhouse "$WHEEL"
-REPAIRED=$(ls wheelhouse/iotnet-*manylinux*_"$ARCH".whl)
-
-show_repaired_and_check "$REPAIRED"
+repair_wheel "$(ls "$WORK"/out/iotnet-*-cp${PYVER/./}-cp${PYVER/./}-linux_"$ARCH".whl)"
 
 step "smoke test under $QEMU_BIN with Debian's $DEB_ARCH Python $PYVER, in a fresh venv"
 TMP=$(mktemp -d "/tmp/iotnet-$ARCH.XXXXXX")

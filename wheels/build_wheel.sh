@@ -11,21 +11,7 @@ step "pip wheel --no-deps (a clean copy of the project in $WORK/src)"
 snapshot "$WORK/src"
 rm -rf "$WORK/out"
 "$PY" -m pip wheel -q --no-deps -w "$WORK/out" "$WORK/src"
-WHEEL=$(ls "$WORK"/out/iotnet-*.whl)
-mkdir -p dist wheelhouse
-rm -f dist/iotnet-*-linux_"$ARCH".whl wheelhouse/iotnet-*_"$ARCH".whl
-mv "$WHEEL" dist/
-WHEEL=dist/$(basename "$WHEEL")
-
-step "auditwheel show $WHEEL (before repair: libuv.so.1 comes from the system)"
-auditwheel -v show "$WHEEL" 2>/dev/null | sed '/^In order to achieve/,$d'
-
-step "auditwheel repair --plat auto"
-# auto: the most compatible manylinux tag this glibc build allows (at most the machine's glibc).
-auditwheel repair --plat auto -w wheelhouse "$WHEEL"
-REPAIRED=$(ls wheelhouse/iotnet-*manylinux*_"$ARCH".whl)
-
-show_repaired_and_check "$REPAIRED"
+repair_wheel "$(ls "$WORK"/out/iotnet-*.whl)"
 
 step "smoke test: the wheel in a fresh virtualenv, run from outside the source tree"
 TMP=$(mktemp -d /tmp/iotnet-wheel.XXXXXX)

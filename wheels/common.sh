@@ -32,6 +32,24 @@ check_wheel() {
     check-wheel-contents --ignore W009,W010 "$1"
 }
 
+# The wheel just built ($1) moves to dist/, replacing an older one for $ARCH; auditwheel shows
+# what it links, then repairs it: --plat auto picks the most compatible manylinux tag that the
+# wheel's ELF machine and glibc symbols allow, and copies libuv in (a cross build's target libuv
+# is found through multiarch's ld.so.conf.d). The repaired wheel is checked. Sets REPAIRED.
+repair_wheel() {
+    local wheel
+    mkdir -p dist wheelhouse
+    rm -f dist/iotnet-*-linux_"$ARCH".whl wheelhouse/iotnet-*_"$ARCH".whl
+    mv "$1" dist/
+    wheel=dist/$(basename "$1")
+    step "auditwheel show $wheel (before repair: libuv.so.1 comes from the system)"
+    auditwheel -v show "$wheel" 2>/dev/null | sed '/^In order to achieve/,$d'
+    step "auditwheel repair --plat auto"
+    auditwheel repair --plat auto -w wheelhouse "$wheel"
+    REPAIRED=$(ls wheelhouse/iotnet-*manylinux*_"$ARCH".whl)
+    show_repaired_and_check "$REPAIRED"
+}
+
 # After auditwheel repair: what the wheel now carries, then the package checks.
 show_repaired_and_check() {
     local wheel=$1
