@@ -169,3 +169,47 @@ def test_echo_round_passes_through_no_python_frame_of_iotnet():
     sys.setprofile(None)
     assert len(connections) == 2
     assert iotnet_frames == []
+
+
+def test_byte_counters_go_past_4_gib():
+    """bytesWritten and bytesRead are 64-bit counters on every platform: on 32-bit ARM, where
+    size_t is 32 bits, a connection that moves more than 4 GiB still counts every byte
+    (make test-armv7l runs this). The server reads with onread, so no bytes object is made per
+    chunk."""
+    total = 4 * 1024 * MIB + 3 * MIB + 5            # past 2**32
+    chunk = bytes(MIB)
+    state = {"sent": 0, "read": 0, "server_read": None}
+
+    def on_read(nread, buf, sock):
+        state["read"] += nread
+
+    def on_connection(sock):
+        def on_end():
+            state["server_read"] = sock.bytesRead
+            sock.end()
+            server.close()
+        sock.on("end", on_end)
+
+    server = iotnet.createServer({"onread": {"buffer": bytearray(256 * 1024), "callback": on_read}},
+                                 on_connection)
+
+    def start(port):
+        client = iotnet.connect(port, "127.0.0.1")
+        state["client"] = client
+
+        def pump():
+            while state["sent"] < total:
+                size = min(MIB, total - state["sent"])
+                state["sent"] += size
+                flowing = client.write(chunk if size == MIB else chunk[:size])
+                if state["sent"] == total:
+                    client.end()
+                elif not flowing:
+                    return                          # 'drain' calls pump again
+        client.on("connect", pump)
+        client.on("drain", pump)
+
+    listen_local(server, start)
+    run_bounded(120)
+    assert state["client"].bytesWritten == total
+    assert state["server_read"] == state["read"] == total
