@@ -4,10 +4,11 @@
 # While the header is read the socket has its own read callback (_on_proxy_read), so the
 # ordinary read path pays nothing for the feature; the state (a _ProxyHeader: a small buffer,
 # and its place in the server's headerTimeout list) hangs off the socket's cold block and is
-# dropped once the header is done. Then the remote address comes from the header, the server emits 'connection' (a
-# TLSSocket starts its handshake), and what followed the header in the same read is delivered
-# as the first data. A bad, truncated or late header destroys the connection and the server
-# emits 'clientError'(err, socket) with err.code 'ERR_PROXY_PROTOCOL'.
+# dropped once the header is done. Then the remote address comes from the header, the read
+# callback becomes the ordinary one, the server emits 'connection' (a TLSSocket starts its
+# handshake), and what followed the header in the same read is delivered as the first data.
+# A bad, truncated or late header destroys the connection and the server emits
+# 'clientError'(err, socket) with err.code 'ERR_PROXY_PROTOCOL'.
 #
 # A v1 line (at most 107 bytes) is copied up to its LF and parsed once whole; v2's 16 fixed
 # bytes are checked one at a time, its TLVs skipped in bulk, never stored. A v2 length above
