@@ -6,14 +6,7 @@ usage: python iotnet_data.py PORT [HOST]   (prints "listening on PORT"; SIGTERM/
 Unlike pipe(), this never pauses reading while writes are queued: it is the echo as it is most
 often written, and its rows show what the 'data' event and write() cost without pipe()'s help.
 """
-import signal
-import sys
-
-import iotnet
-
-
-def ignore_error(err):
-    """A peer's reset: 'close' follows and the server goes on."""
+from iotnet_serve import ignore_error, serve
 
 
 def on_connection(sock):
@@ -23,18 +16,5 @@ def on_connection(sock):
     sock.on("data", sock.write)
 
 
-def main():
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 8080
-    host = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
-    signal.signal(signal.SIGTERM, lambda signum, frame: iotnet.stop())
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    server = iotnet.createServer({"noDelay": True}, on_connection)
-    server.listen(port, host, lambda: print("listening on", server.address()["port"], flush=True))
-    try:
-        iotnet.run()
-    except KeyboardInterrupt:
-        pass
-
-
 if __name__ == "__main__":
-    main()
+    serve({}, on_connection)

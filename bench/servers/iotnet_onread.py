@@ -4,10 +4,7 @@ memory; no bytes object per read).
 
     python bench/servers/iotnet_onread.py PORT [HOST]
 """
-import signal
-import sys
-
-import iotnet
+from iotnet_serve import ignore_error, serve
 
 BUFFER = bytearray(256 * 1024)
 VIEW = memoryview(BUFFER)
@@ -17,23 +14,6 @@ def on_read(nread, buf, sock):
     sock.write(VIEW[:nread])
 
 
-def ignore_error(err):
-    """A peer's reset: 'close' follows and the server goes on."""
-
-
-def main():
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 8080
-    host = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
-    signal.signal(signal.SIGTERM, lambda signum, frame: iotnet.stop())
-    server = iotnet.createServer({"noDelay": True,
-                                  "onread": {"buffer": BUFFER, "callback": on_read}},
-                                 lambda sock: sock.on("error", ignore_error))
-    server.listen(port, host, lambda: print("listening on", server.address()["port"], flush=True))
-    try:
-        iotnet.run()
-    except KeyboardInterrupt:
-        pass
-
-
 if __name__ == "__main__":
-    main()
+    serve({"onread": {"buffer": BUFFER, "callback": on_read}},
+          lambda sock: sock.on("error", ignore_error))
